@@ -1,0 +1,3 @@
+from .transforms import ToMonochrome
+
+__all__ = ['ToMonochrome']

@@ -1,0 +1,3 @@
+from .monochrome import ToMonochrome
+
+__all__ = ['ToMonochrome']
