@@ -32,6 +32,9 @@ RUNTIME_DEPS=(addict yapf rich termcolor regex pyyaml
 BUILD_DEPS=("setuptools<70" wheel ninja psutil cython packaging)
 
 log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+# pip, without the per-package warnings about index locations that this
+# machine's pip configuration names but that hold no such package.
+pip_quiet() { "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
 
 # Everything that decides the environment's content goes into its stamp.
 STAMP_KEY="$(cat "$0" "$ROOT/setup.cfg" 2>/dev/null | sha256sum | cut -c1-16)"
@@ -47,7 +50,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PY_BOOT" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check)
+PIP=(pip_quiet "$PY" -m pip --disable-pip-version-check)
 "${PIP[@]}" install -q --upgrade pip
 
 log "installing $TORCH_SPEC $TORCHVISION_SPEC (several GB; ~2 min from a local wheel)"
@@ -90,7 +93,7 @@ else
     fi
     with_heartbeat "building mmcv ops" "$BUILD/build.log" \
       env MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" FORCE_CUDA=0 \
-      "${PIP[@]}" wheel --no-build-isolation --no-deps -w "$BUILD/dist" "$BUILD/mmcv-$MMCV_VERSION"
+      "$PY" -m pip wheel --no-build-isolation --no-deps -w "$BUILD/dist" "$BUILD/mmcv-$MMCV_VERSION"
     mv "$BUILD"/dist/mmcv-*.whl "$WHEELHOUSE"/
     rm -rf "$BUILD"
   fi
