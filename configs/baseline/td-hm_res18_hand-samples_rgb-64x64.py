@@ -64,6 +64,11 @@ val_dataloader = dict(
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-# Resumed runs continue with the saved random state (same augmentations as an
-# uninterrupted run); validation does not consume the training random state.
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='RNGStateHook')]
+# ExactResumeHook: a resumed run (also from a mid-epoch checkpoint) continues
+# exactly as an uninterrupted one. NonFiniteLossHook: a NaN/Inf loss stops the
+# run with its name before any parameter is updated with it.
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='ExactResumeHook'),
+    dict(type='NonFiniteLossHook'),
+]

@@ -1,3 +1,3 @@
-from .hooks import RNGStateHook
+from .hooks import ExactResumeHook, NonFiniteLossError, NonFiniteLossHook
 
-__all__ = ['RNGStateHook']
+__all__ = ['ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']

@@ -123,7 +123,8 @@ def explain_error(exc: BaseException) -> Optional[str]:
     """Return a short message naming the problem and the fix, or None if unknown."""
     from .checkpoint import CheckpointLoadError
 
-    if isinstance(exc, (ConfigError, CheckpointLoadError)):
+    if isinstance(exc, (ConfigError, CheckpointLoadError)) or \
+            type(exc).__name__ == 'NonFiniteLossError':
         return str(exc)
     text = str(exc)
     match = _NOT_REGISTERED.search(text)

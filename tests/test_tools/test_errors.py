@@ -30,9 +30,9 @@ def test_config_without_custom_imports(tmp_path, capsys):
     cfg.write_text(
         "_base_ = ['mmpose::hand_2d_keypoint/topdown_heatmap/onehand10k/"
         "td-hm_res50_8xb32-210e_onehand10k-256x256.py']\n"
-        "custom_hooks = [dict(type='RNGStateHook')]\n")
+        "custom_hooks = [dict(type='ExactResumeHook')]\n")
     err = _fail('train', [str(cfg), '--work-dir', str(tmp_path / 'w')], capsys)
-    assert 'RNGStateHook' in err
+    assert 'ExactResumeHook' in err
     assert "custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)" in err
 
 

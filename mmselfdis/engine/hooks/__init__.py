@@ -1,3 +1,4 @@
-from .rng_state_hook import RNGStateHook
+from .exact_resume_hook import ExactResumeHook
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 
-__all__ = ['RNGStateHook']
+__all__ = ['ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']
