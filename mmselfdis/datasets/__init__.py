@@ -1,3 +1,6 @@
+from . import synthhands
+from .synthhand_dataset import SynthHandDataset
+from .synthhands import render
 from .transforms import ToMonochrome
 
-__all__ = ['ToMonochrome']
+__all__ = ['ToMonochrome', 'SynthHandDataset', 'synthhands', 'render']
