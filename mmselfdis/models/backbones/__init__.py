@@ -1,0 +1,4 @@
+"""Backbones."""
+from .unet_encoder import UNetEncoder
+
+__all__ = ['UNetEncoder']

@@ -1,0 +1,4 @@
+"""Pose estimators."""
+from .selfdis_estimator import SelfDisPoseEstimator
+
+__all__ = ['SelfDisPoseEstimator']

@@ -1,0 +1,4 @@
+"""Auxiliary heads."""
+from .selfdis_head import SelfDisHead
+
+__all__ = ['SelfDisHead']

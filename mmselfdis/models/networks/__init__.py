@@ -1,0 +1,7 @@
+"""Sub-networks of the auxiliary branch: plain typed constructors, also registered."""
+from .appearance_encoder import AppearanceEncoder
+from .discriminator import PatchDiscriminator
+from .image_decoder import ImageDecoder
+from .resize_conv import ResizeConv2d
+
+__all__ = ['AppearanceEncoder', 'ImageDecoder', 'PatchDiscriminator', 'ResizeConv2d']

@@ -1,0 +1,81 @@
+"""Appearance encoder ``E_I`` (paper §3.2, Fig. 3)."""
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+from ._layers import LayerSpec, conv_norm_act, resolve_act, resolve_norm
+
+__all__ = ['AppearanceEncoder']
+
+
+@MODELS.register_module()
+class AppearanceEncoder(nn.Module):
+    """Encode an image or a shared early feature into the appearance factor ``a``.
+
+    Each block is ``num_convs`` × (3×3 conv, norm, activation) followed by a
+    2×2 max-pool with stride 2, the paper's UNet encoder block (§4.2). With
+    ``num_downsamples=0`` a single block without pooling is used. A 1×1
+    convolution projects the result to ``out_channels``.
+
+    Args:
+        in_channels: Channels of the input (the image or the shared feature).
+        out_channels: Channels of the appearance factor ``a``.
+        num_downsamples: Number of ×2 down-sampling blocks; the input's spatial
+            size divided by ``2 ** num_downsamples`` must equal the pose
+            feature's.
+        base_channels: Channels of the first block; doubled per block.
+        max_channels: Upper bound of the block channels.
+        num_convs: 3×3 convolutions per block.
+        norm_layer: Normalisation (``'bn'``, ``'in'``, ``None`` or a class).
+        act_layer: Activation (``'relu'``, ... or a class).
+
+    Note:
+        - input: ``(N, in_channels, H, W)``
+        - output: ``(N, out_channels, H / 2**num_downsamples, W / 2**num_downsamples)``
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 num_downsamples: int,
+                 base_channels: int = 64,
+                 max_channels: int = 256,
+                 num_convs: int = 2,
+                 norm_layer: LayerSpec = 'bn',
+                 act_layer: LayerSpec = 'relu') -> None:
+        super().__init__()
+        if num_downsamples < 0:
+            raise ValueError(f'num_downsamples must be >= 0, got {num_downsamples}')
+        if num_convs < 1:
+            raise ValueError(f'num_convs must be >= 1, got {num_convs}')
+        norm, act = resolve_norm(norm_layer), resolve_act(act_layer)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_downsamples = num_downsamples
+        blocks = []
+        channels = in_channels
+        for i in range(max(num_downsamples, 1)):
+            width = min(base_channels * 2**i, max_channels)
+            layers = []
+            for _ in range(num_convs):
+                layers.append(conv_norm_act(channels, width, 3, norm, act))
+                channels = width
+            if i < num_downsamples:
+                layers.append(nn.MaxPool2d(2, 2))
+            blocks.append(nn.Sequential(*layers))
+        self.blocks = nn.Sequential(*blocks)
+        self.proj = nn.Conv2d(channels, out_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Encode ``x`` into the appearance factor.
+
+        Args:
+            x: Image or shared feature.
+
+        Returns:
+            The appearance factor ``a``.
+
+        Note:
+            - x: ``(N, C_in, H, W)``
+            - return: ``(N, C_a, H / 2**k, W / 2**k)`` with ``k = num_downsamples``
+        """
+        return self.proj(self.blocks(x))
