@@ -8,6 +8,7 @@ from .heads import SelfDisHead
 from .losses import FeatureL1Loss, GANLoss, ImageL1Loss
 from .networks import AppearanceEncoder, ImageDecoder, PatchDiscriminator
 from .utils import FeatureTap, frozen_call
+from .data_preprocessors import BatchMixReconstruct  # noqa: F401
 
 __all__ = [
     'SelfDisPoseEstimator', 'SelfDisHead', 'AppearanceEncoder', 'ImageDecoder',

@@ -1,0 +1,252 @@
+"""The frozen generator of the augmentation: loading and THE mixing function.
+
+Every way of adding mixed images to a training set (the ``MixReconstruct``
+pipeline transform, the ``BatchMixReconstruct`` batch augment and
+``tools/synthesize.py``) loads its generator with :func:`load_generator` and
+mixes with :func:`mix_images`, so the three produce the same images.
+
+A generator is a trained :class:`~mmselfdis.models.SelfDisPoseEstimator`:
+``mix(pose, app) = D_I([E_p(pose), E_I(app)])`` (paper §3, §4.5).
+"""
+import copy
+import os
+import os.path as osp
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from torch import Tensor, nn
+
+from ..utils import CheckpointLoadError, safe_load_checkpoint
+
+__all__ = ['GeneratorInfo', 'load_generator', 'generator_info', 'mix_images',
+           'set_worker_threads']
+
+ImageBatch = Union[np.ndarray, Tensor, Sequence[np.ndarray]]
+
+
+class GeneratorInfo(NamedTuple):
+    """What a generator expects of the images it mixes.
+
+    Attributes:
+        num_keypoints: Keypoints of the pose model it was trained with.
+        input_size: Crop size ``(w, h)``.
+        channels: Image channels (1 for monochrome).
+    """
+
+    num_keypoints: Optional[int]
+    input_size: Tuple[int, int]
+    channels: int
+
+
+def _config_from(checkpoint: str, ckpt: dict, config: Any) -> Config:
+    if config is None:
+        text = (ckpt.get('meta') or {}).get('cfg')
+        if not isinstance(text, str) or not text.strip():
+            raise CheckpointLoadError(
+                f'{checkpoint!r} carries no config text in meta["cfg"] (MMEngine writes it; a '
+                f'plain state_dict does not): pass the generator\'s training config explicitly, '
+                f'e.g. config="configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py".')
+        try:
+            return Config.fromstring(text, '.py')
+        except Exception as err:  # noqa: BLE001 - any parse error means the same fix
+            raise CheckpointLoadError(
+                f'the config stored in {checkpoint!r} cannot be parsed ({type(err).__name__}: '
+                f'{err}); pass the generator\'s training config file as config=') from None
+    if isinstance(config, Config):
+        return copy.deepcopy(config)
+    if isinstance(config, dict):
+        return Config(copy.deepcopy(config))
+    if isinstance(config, (str, os.PathLike)):
+        if not osp.isfile(config):
+            raise FileNotFoundError(2, 'No such file or directory', os.fspath(config))
+        return Config.fromfile(os.fspath(config))
+    raise TypeError(f'config must be None, a path, a dict or a Config, got {type(config)!r}')
+
+
+def _strip_batch_augments(model_cfg: dict) -> None:
+    pre = model_cfg.get('data_preprocessor')
+    if isinstance(pre, dict) and pre.get('batch_augments'):
+        pre['batch_augments'] = None  # a generator never augments its own inputs
+
+
+def load_generator(checkpoint: Union[str, os.PathLike],
+                   config: Any = None,
+                   device: Union[str, torch.device] = 'cpu') -> nn.Module:
+    """Build a trained :class:`SelfDisPoseEstimator` as a frozen generator.
+
+    The checkpoint is read with ``weights_only=True``
+    (:func:`~mmselfdis.utils.safe_load_checkpoint`); the model is built from
+    the config text MMEngine stores in ``meta['cfg']`` unless ``config`` is
+    given, loaded strictly, put in ``eval()`` mode and every parameter gets
+    ``requires_grad=False``.
+
+    Args:
+        checkpoint: Path of a checkpoint written by ``tools/train.py`` for a
+            self-disentanglement config.
+        config: The generator's config (path, dict or :class:`Config`);
+            ``None`` reads it from the checkpoint.
+        device: Where the generator runs.
+
+    Returns:
+        nn.Module: The frozen estimator; :func:`generator_info` describes
+        what it expects.
+
+    Raises:
+        CheckpointLoadError: Missing, truncated or unsafe file, or no config.
+        ValueError: The config is not a self-disentanglement model, or the
+            weights do not fit it.
+    """
+    from mmengine.registry import init_default_scope
+
+    from mmpose.registry import MODELS
+
+    checkpoint = os.fspath(checkpoint)
+    ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
+    cfg = _config_from(checkpoint, ckpt, config)
+    model_cfg = cfg.get('model')
+    if not isinstance(model_cfg, dict):
+        raise ValueError(f'the generator config of {checkpoint!r} has no model')
+    model_cfg = copy.deepcopy(model_cfg.to_dict() if hasattr(model_cfg, 'to_dict')
+                              else dict(model_cfg))
+    if str(model_cfg.get('type', '')).split('.')[-1] != 'SelfDisPoseEstimator':
+        raise ValueError(
+            f'{checkpoint!r} holds a {model_cfg.get("type")!r} model; mixing needs a generator '
+            f'trained with self-disentanglement (type=\'SelfDisPoseEstimator\', e.g. '
+            f'configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py).')
+    _strip_batch_augments(model_cfg)
+    import mmselfdis.models  # noqa: F401  (registers the estimator)
+    init_default_scope('mmpose')
+    model = MODELS.build(model_cfg)
+    state = ckpt.get('state_dict', ckpt)
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    missing, unexpected = [], []
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f'the weights in {checkpoint!r} do not fit the generator config '
+            f'(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}); '
+            f'pass the config the checkpoint was trained with (or config=None to use the one '
+            f'stored in it).')
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model.requires_grad_(False)
+    model.to(device)
+    meta = ckpt.get('meta') or {}
+    num_kpts = (meta.get('dataset_meta') or {}).get('num_keypoints')
+    if num_kpts is None:
+        num_kpts = getattr(getattr(model, 'head', None), 'out_channels', None)
+    model._generator_num_keypoints = int(num_kpts) if num_kpts is not None else None
+    return model
+
+
+def generator_info(generator: nn.Module) -> GeneratorInfo:
+    """Keypoint count, crop size ``(w, h)`` and channels a generator expects."""
+    head = generator.selfdis
+    w, h = head.input_size
+    return GeneratorInfo(getattr(generator, '_generator_num_keypoints', None),
+                         (int(w), int(h)), int(head.image_channels))
+
+
+def set_worker_threads() -> None:
+    """Use one torch thread inside a data-loader worker (workers run in parallel)."""
+    from torch.utils.data import get_worker_info
+    if get_worker_info() is not None:
+        torch.set_num_threads(1)
+
+
+def _to_tensor(imgs: ImageBatch, name: str) -> Tuple[Tensor, str, bool]:
+    """Images → float ``(N, C, H, W)``; also the input kind and whether it was a single image."""
+    if torch.is_tensor(imgs):
+        t = imgs
+        single = t.dim() == 3
+        if single:
+            t = t.unsqueeze(0)
+        if t.dim() != 4:
+            raise ValueError(f'{name}: expected a (N, C, H, W) or (C, H, W) tensor, got shape '
+                             f'{tuple(imgs.shape)}')
+        return t.float(), 'tensor', single
+    if isinstance(imgs, np.ndarray):
+        if imgs.ndim == 2 or (imgs.ndim == 3 and imgs.shape[2] in (1, 3, 4)):
+            arrays, single = [imgs], True
+        elif imgs.ndim == 4:
+            arrays, single = list(imgs), False
+        else:
+            raise ValueError(f'{name}: expected an (H, W) or (H, W, C) image or an (N, H, W, C) '
+                             f'batch, got shape {imgs.shape}')
+    elif isinstance(imgs, (list, tuple)) and imgs and all(isinstance(a, np.ndarray)
+                                                          for a in imgs):
+        arrays, single = list(imgs), False
+    else:
+        raise TypeError(f'{name}: expected numpy images or a tensor, got {type(imgs)!r}')
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f'{name}: images of different shapes {sorted(shapes)}; crop them to '
+                         f'one size first (TopdownAffine)')
+    batch = np.stack([a if a.ndim == 3 else a[..., None] for a in arrays])
+    return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float(), \
+        'numpy2d' if arrays[0].ndim == 2 else 'numpy', single
+
+
+def _check(t: Tensor, info: GeneratorInfo, name: str) -> None:
+    w, h = info.input_size
+    if t.shape[1] != info.channels:
+        fix = ("convert them with ToMonochrome after LoadImage" if info.channels == 1 else
+               "load them in colour (LoadImage color_type='color', no ToMonochrome)")
+        raise ValueError(f'{name} have {t.shape[1]} channel(s) but the generator was trained on '
+                         f'{info.channels}-channel images: {fix}, or use a generator trained on '
+                         f'{t.shape[1]}-channel images.')
+    if tuple(t.shape[-2:]) != (h, w):
+        raise ValueError(
+            f'{name} are {t.shape[-1]}x{t.shape[-2]} (w x h) but the generator mixes '
+            f'{w}x{h} crops: place the mixing after TopdownAffine(input_size=({w}, {h})) in the '
+            f'pipeline, or use a generator trained at this crop size.')
+
+
+def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
+               ) -> Union[np.ndarray, Tensor]:
+    """Images with the pose of ``pose_imgs`` and the appearance of ``app_imgs``.
+
+    THE mixing function of the project: ``D_I([p(pose), a(app)])`` in
+    ``no_grad``, clamped to ``0..255`` and rounded to ``uint8``.
+
+    Args:
+        generator: A generator from :func:`load_generator`.
+        pose_imgs: Pose sources in image space (``0..255``, BGR/mono as
+            loaded): one numpy image ``(H, W)``/``(H, W, C)``, a list of them,
+            an ``(N, H, W, C)`` array, or a ``(N, C, H, W)``/``(C, H, W)``
+            tensor.
+        app_imgs: Appearance sources, same layout (a batch of one is used for
+            every pose image).
+
+    Returns:
+        The mixed images as ``uint8`` in the layout of ``pose_imgs`` (numpy
+        in, numpy out: one image or an ``(N, H, W[, C])`` array; tensor in,
+        ``(N, C, H, W)``/``(C, H, W)`` tensor out on the input's device).
+
+    Raises:
+        ValueError: Channels or crop size differ from the generator's.
+    """
+    info = generator_info(generator)
+    pose, kind, single = _to_tensor(pose_imgs, 'pose images')
+    app, _, _ = _to_tensor(app_imgs, 'appearance images')
+    _check(pose, info, 'pose images')
+    _check(app, info, 'appearance images')
+    if app.shape[0] not in (1, pose.shape[0]):
+        raise ValueError(f'{app.shape[0]} appearance images for {pose.shape[0]} pose images; '
+                         f'give one per pose image or a single one')
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        out = generator.mix(pose.to(device), app.to(device))
+    out = out.clamp_(0, 255).round_().to(torch.uint8)
+    if kind == 'tensor':
+        out = out.to(pose_imgs.device)
+        return out[0] if single else out
+    arr = out.permute(0, 2, 3, 1).cpu().numpy()
+    if kind == 'numpy2d':
+        arr = arr[..., 0]
+    return np.ascontiguousarray(arr[0] if single else arr)

@@ -1,0 +1,56 @@
+"""Pipeline surgery shared by the augmentation tools: crop prefix and insertion point."""
+import copy
+from typing import List, Sequence
+
+__all__ = ['RANDOM_TRANSFORMS', 'crop_pipeline', 'insert_after_affine', 'transform_names']
+
+RANDOM_TRANSFORMS = ('RandomFlip', 'RandomBBoxTransform', 'RandomHalfBody', 'MixReconstruct',
+                     'AppearanceJitter', 'PhotometricDistortion', 'Albumentation',
+                     'YOLOXHSVRandomAug')
+"""Steps left out of a deterministic crop pipeline."""
+
+
+def transform_names(pipeline: Sequence[dict]) -> List[str]:
+    """The ``type`` of every step (scope prefixes dropped)."""
+    return [str(t.get('type', '')).split('.')[-1] for t in pipeline]
+
+
+def _last_affine(pipeline: Sequence[dict]) -> int:
+    names = transform_names(pipeline)
+    if 'TopdownAffine' not in names:
+        from mmselfdis.utils import ConfigError
+        raise ConfigError('the training pipeline has no TopdownAffine, so there is no crop: the '
+                          'mixing works on top-down configs (GetBBoxCenterScale, then '
+                          'TopdownAffine(input_size=...))')
+    return len(names) - 1 - names[::-1].index('TopdownAffine')
+
+
+def crop_pipeline(pipeline: Sequence[dict], keep_random: bool = False) -> List[dict]:
+    """The steps of ``pipeline`` up to and including its last ``TopdownAffine``.
+
+    Args:
+        pipeline: A training pipeline (list of transform configs).
+        keep_random: Keep random steps (:data:`RANDOM_TRANSFORMS`); by
+            default they are dropped, so every crop is deterministic.
+
+    Returns:
+        list: Deep copies of the kept steps.
+
+    Raises:
+        ConfigError: The pipeline has no ``TopdownAffine``.
+    """
+    last = _last_affine(pipeline)
+    names = transform_names(pipeline)
+    return [copy.deepcopy(dict(t)) for t, name in zip(pipeline[:last + 1], names[:last + 1])
+            if keep_random or name not in RANDOM_TRANSFORMS]
+
+
+def insert_after_affine(pipeline: Sequence[dict], steps: Sequence[dict]) -> List[dict]:
+    """``pipeline`` with ``steps`` right after its last ``TopdownAffine``.
+
+    Raises:
+        ConfigError: The pipeline has no ``TopdownAffine``.
+    """
+    last = _last_affine(pipeline)
+    out = [copy.deepcopy(dict(t)) for t in pipeline]
+    return out[:last + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[last + 1:]

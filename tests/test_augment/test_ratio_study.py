@@ -1,0 +1,97 @@
+"""tools/ratio_study.py: bookkeeping (on fabricated metrics files) and a real micro run."""
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from tests.conftest import REPO, run_tool
+from ._fixtures import load_tool
+
+STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
+
+
+def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe):
+    """Write a FABRICATED arms/<name>/metrics.json (bookkeeping tests only, no training)."""
+    d = osp.join(work_dir, 'arms', name)
+    os.makedirs(d, exist_ok=True)
+    splits = {'val': dict(EPE=val_epe, PCK=0.5, AUC=0.4),
+              'test': dict(EPE=epe, PCK=0.6, AUC=0.5),
+              'test_shift': dict(EPE=epe * 1.5, PCK=0.4, AUC=0.3)}
+    with open(osp.join(d, 'metrics.json'), 'w') as f:
+        json.dump(dict(arm=name, kind=kind, ratio=ratio, jitter=jitter, splits=splits,
+                       train_seconds=1.0, data_time_share=0.01), f)
+
+
+def test_tables_and_plot_from_fabricated_metrics(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    _fabricated_metrics(w, 'r=0', 'ratio', 0.0, False, 10.0, 10.0)
+    _fabricated_metrics(w, 'r=0.25', 'ratio', 0.25, False, 9.0, 8.0)
+    _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 8.0, 9.0)
+    _fabricated_metrics(w, 'jitter', 'conventional', 0.0, True, 9.5, 9.5)
+    metrics = study.read_arm_metrics(w)
+    assert study.pick_combined_ratio(metrics, 'best') == 0.25  # lowest val EPE, not test
+    assert study.pick_combined_ratio(metrics, 'middle') == 0.5
+    assert study.pick_combined_ratio(metrics, '0.1') == 0.1
+    _fabricated_metrics(w, 'jitter+r=0.25', 'combined', 0.25, True, 7.0, 7.0)
+    study.write_reports(w, ['test', 'test_shift'], 'python tools/ratio_study.py X')
+    rows = open(osp.join(w, 'results.csv')).read().splitlines()
+    assert len(rows) == 1 + 5 * 3
+    assert 'r=0.5,ratio,0.5,0,test_shift,12.0,0.4,0.3,-20.0' in rows[1 + 2 * 3 + 2]
+    md = open(osp.join(w, 'results.md')).read()
+    assert '| r=0.5 | 0.5 | no | 8.000 | 0.600 | 12.000 | 0.400 | -20.0 % |' in md
+    assert '| jitter+r=0.25 | 0.25 | yes |' in md
+    assert open(osp.join(w, 'results.png'), 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+    assert not [f for f in os.listdir(w) if '.tmp-' in f]
+
+
+def test_refuses_a_work_dir_of_another_config(tmp_path):
+    study = load_tool('ratio_study')
+    manifest = dict(config='/a.py', config_sha='1', preset='micro', seed=0, generator='trained')
+    study.check_manifest(str(tmp_path), manifest)
+    study.check_manifest(str(tmp_path), dict(manifest))  # same study: fine
+    with pytest.raises(study.StudyError, match="config='/a.py'.*another --work-dir"):
+        study.check_manifest(str(tmp_path), dict(manifest, config='/b.py'))
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
+                    'micro', check=False)
+    assert proc.returncode == 2 and 'another --work-dir' in proc.stderr
+
+
+def test_bad_ratio_is_refused(tmp_path):
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '1.5',
+                    check=False)
+    assert proc.returncode == 2 and r'--ratios must lie in [0, 1]' in proc.stderr
+
+
+def test_micro_study_is_resumable(tmp_path, tiny_generator):
+    """A REAL micro run (one arm with MixReconstruct, 1 epoch), then two resumptions."""
+    w = tmp_path / 'study'
+    args = ['tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
+            '--ratios', '0.5', '--no-conventional', '--no-combined', '--generator',
+            tiny_generator]
+    first = run_tool(*args)
+    assert 'r=0.5: training and evaluating' in first.stdout
+    arm = w / 'arms' / 'r=0.5'
+    metrics = json.loads((arm / 'metrics.json').read_text())
+    # val is evaluated only to pick the combined arm's r (no combined arm here)
+    assert set(metrics['splits']) == {'test', 'test_shift'}
+    assert (arm / 'work' / 'epoch_1.pth').is_file()
+    cfg_text = (arm / 'config.py').read_text()
+    assert "type='MixReconstruct'" in cfg_text and 'prob=0.5' in cfg_text
+    rows = (w / 'results.csv').read_text().splitlines()
+    assert [r.split(',')[4] for r in rows[1:]] == ['test', 'test_shift']
+    train_log = (arm / 'train.log').read_text()
+
+    second = run_tool(*args)
+    assert 'r=0.5: finished earlier, not retrained' in second.stdout
+    assert (arm / 'train.log').read_text() == train_log
+
+    # metrics lost, checkpoint kept: the arm is evaluated again, not retrained
+    (arm / 'metrics.json').unlink()
+    (arm / 'metrics_test_shift.json').unlink()
+    third = run_tool(*args)
+    assert 'r=0.5: training and evaluating' in third.stdout
+    assert (arm / 'train.log').read_text() == train_log
+    again = json.loads((arm / 'metrics.json').read_text())
+    assert again['splits'] == metrics['splits']
