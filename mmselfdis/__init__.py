@@ -29,5 +29,6 @@ _check_dependencies()
 from . import utils  # noqa: E402,F401  (first: makes MMEngine checkpoints loadable)
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from . import apis  # noqa: E402,F401
+from . import visualization  # noqa: E402,F401
 
 __all__ = ['__version__']

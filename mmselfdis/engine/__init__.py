@@ -1,3 +1,4 @@
 from .hooks import ExactResumeHook, NonFiniteLossError, NonFiniteLossHook
+from .hooks import SwapGridHook  # noqa: F401
 
-__all__ = ['ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']
+__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']

@@ -1,4 +1,5 @@
 from .exact_resume_hook import ExactResumeHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .swap_grid_hook import SwapGridHook
 
-__all__ = ['ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']
+__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']
