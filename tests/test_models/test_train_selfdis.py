@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import torch
 
@@ -57,7 +58,7 @@ def test_ddp_two_processes_without_unused_parameter_search(tmp_path, samples_dir
     work = str(tmp_path / 'ddp')
     proc = _run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work,
                  '--cfg-options', 'train_cfg.max_epochs=2', *FAST],
-                env=dict(PORT='29533'), timeout=400)
+                env=dict(PORT='29533', PYTHON=sys.executable), timeout=400)
     assert 'find_unused_parameters=False' in proc.stdout + proc.stderr
     rows = [r for r in _logged(work) if 'loss_img' in r]
     # two iterations: DDP checks at the second forward that every parameter got a gradient

@@ -1,8 +1,10 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh on the real hand samples."""
 import glob
 import json
+import os
 import os.path as osp
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -76,7 +78,7 @@ def test_dist_train_two_cpu_processes(tmp_path, samples_dir):
          'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
          'default_hooks.logger.interval=1', *TINY],
         cwd=REPO, capture_output=True, text=True, timeout=600,
-        env={**__import__('os').environ, 'PORT': '29517', 'OMP_NUM_THREADS': '1'})
+        env={**os.environ, 'PORT': '29517', 'OMP_NUM_THREADS': '1', 'PYTHON': sys.executable})
     assert proc.returncode == 0, proc.stderr[-4000:]
     ckpt = torch.load(work / 'epoch_2.pth', weights_only=True)
     # 4 samples, 2 processes x batch 2 -> one iteration per epoch
