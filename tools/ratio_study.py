@@ -54,6 +54,25 @@ DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
                                     't4-3_selfdis_unet_synthhands-mono-64x64.py')
 METRIC_KEYS = ('EPE', 'PCK', 'AUC')
 
+# The 'micro' preset (seconds per arm, for tests of the bookkeeping on real tiny runs): the
+# same overrides for the pose model and the generator.
+_MICRO = {
+    'train_cfg.max_epochs': 1,
+    'train_cfg.val_interval': 1,
+    'train_dataloader.batch_size': 8,
+    'train_dataloader.num_workers': 0,
+    'train_dataloader.persistent_workers': False,
+    'val_dataloader.num_workers': 0,
+    'val_dataloader.persistent_workers': False,
+    'test_dataloader.num_workers': 0,
+    'test_dataloader.persistent_workers': False,
+    'model.backbone.base_channels': 4,
+    'model.head.in_channels': 32,
+    'model.head.deconv_out_channels': (8, 8, 4, 4),
+    'default_hooks.checkpoint.save_best': None,
+    'default_hooks.logger.interval': 1,
+}
+
 # Presets: overrides of the pose config and the generator config, and the synthetic
 # data set a preset renders itself (None: use the config's data_root as it is).
 PRESETS: Dict[str, dict] = {
@@ -83,41 +102,10 @@ PRESETS: Dict[str, dict] = {
             'model.head.deconv_out_channels': (32, 16, 8, 8),
             'default_hooks.checkpoint.save_best': None,
         }),
-    # seconds per arm, for tests of the bookkeeping on real (tiny) runs
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
-        pose={
-            'train_cfg.max_epochs': 1,
-            'train_cfg.val_interval': 1,
-            'train_dataloader.batch_size': 8,
-            'train_dataloader.num_workers': 0,
-            'train_dataloader.persistent_workers': False,
-            'val_dataloader.num_workers': 0,
-            'val_dataloader.persistent_workers': False,
-            'test_dataloader.num_workers': 0,
-            'test_dataloader.persistent_workers': False,
-            'model.backbone.base_channels': 4,
-            'model.head.in_channels': 32,
-            'model.head.deconv_out_channels': (8, 8, 4, 4),
-            'default_hooks.checkpoint.save_best': None,
-            'default_hooks.logger.interval': 1,
-        },
-        generator={
-            'train_cfg.max_epochs': 1,
-            'train_cfg.val_interval': 1,
-            'train_dataloader.batch_size': 8,
-            'train_dataloader.num_workers': 0,
-            'train_dataloader.persistent_workers': False,
-            'val_dataloader.num_workers': 0,
-            'val_dataloader.persistent_workers': False,
-            'test_dataloader.num_workers': 0,
-            'test_dataloader.persistent_workers': False,
-            'model.backbone.base_channels': 4,
-            'model.head.in_channels': 32,
-            'model.head.deconv_out_channels': (8, 8, 4, 4),
-            'default_hooks.checkpoint.save_best': None,
-            'default_hooks.logger.interval': 1,
-        }),
+        pose=dict(_MICRO),
+        generator=dict(_MICRO)),
 }
 
 
