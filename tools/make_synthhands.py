@@ -8,7 +8,9 @@ Example::
 writes ``data/synthhands/images/<split>/...png`` and
 ``data/synthhands/annotations/{train,val,test,test_shift}.json`` (COCO
 style, readable by ``SynthHandDataset`` and any MMPose top-down pipeline).
-See docs/synthhands.md.
+Everything goes into a hidden ``.synthhands.tmp-PID`` sibling renamed at the
+end; such siblings left by killed runs (their PID no longer running) are
+removed at the start. See docs/synthhands.md.
 """
 import argparse
 import importlib
@@ -75,6 +77,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
+        # hidden .OUT_DIR.tmp-PID directories of earlier runs that were killed midway
+        stale = synthhands.remove_stale_temporaries(args.out_dir)
+        if stale:
+            print(f'removed {len(stale)} temporary director{"y" if len(stale) == 1 else "ies"} '
+                  f'left by killed runs: {", ".join(stale)}', flush=True)
         stats = synthhands.write_dataset(
             args.out_dir,
             num_poses=args.num_poses,

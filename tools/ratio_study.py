@@ -21,7 +21,9 @@ same data and preset, and reused.
 The study is resumable: an arm whose ``metrics.json`` exists is not
 retrained, an interrupted arm resumes from its last checkpoint, tables are
 written atomically, and a work dir that holds a study of another config or
-preset is refused.
+preset is refused. ``results.{csv,md,png}`` are written only once every arm
+has finished; while arms are missing, progress goes to
+``results.partial.{csv,md}`` (titled ``incomplete: N of M arms``).
 
 Examples::
 
@@ -33,13 +35,11 @@ import argparse
 import csv
 import datetime
 import glob
-import hashlib
 import io
 import json
 import math
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -47,7 +47,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from mmselfdis.utils.cli import ConfigError  # noqa: E402
+from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
+                                   atomic_write_bytes, ensure_synthhands, inner_dataset,
+                                   remove_files, run_logged, set_data_root, sha16)
+from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
 DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
@@ -109,26 +112,7 @@ PRESETS: Dict[str, dict] = {
 }
 
 
-class StudyError(ConfigError):
-    """The study cannot run as asked; the message names the fix."""
-
-
 # --------------------------------------------------------------------- helpers
-def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def ratio_name(r: float) -> str:
     """Arm name of a ratio: ``r=0.25``."""
     return f'r={r:g}'
@@ -256,91 +240,53 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_reports(work_dir: str, report_splits: Sequence[str], command: str) -> None:
-    """(Re)write results.csv, results.md and results.png from the finished arms."""
+FINAL_TABLES = ('results.csv', 'results.md', 'results.png')
+"""The tables of a finished study; these names never hold the tables of an unfinished one."""
+PARTIAL_TABLES = ('results.partial.csv', 'results.partial.md')
+"""Progress tables written after each arm while the study is unfinished."""
+
+
+def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
+                  progress: Optional[Tuple[int, int]] = None) -> None:
+    """(Re)write the tables from the finished arms' metrics.
+
+    Without ``progress`` (the study is finished): ``results.csv``,
+    ``results.md`` and ``results.png``, then the progress tables are removed.
+    With ``progress=(done, total)`` (``done < total`` arms of this run
+    finished): only ``results.partial.csv`` and ``results.partial.md``, whose
+    title says ``incomplete: done of total arms``, so that an interrupted
+    study's tables are never mistaken for the finished ones.
+    """
     metrics = read_arm_metrics(work_dir)
     if not metrics:
         return
     csv_text, md_table = build_tables(metrics, report_splits)
+    note = (f'EPE: mean keypoint distance in pixels (64x64 crops); PCK@0.2: share of keypoints '
+            f'within 0.2 of the box size. Last-epoch checkpoints, equal budget and seed.\n')
+    if progress is not None:
+        done, total = progress
+        md = (f'# Augmentation ratio study (incomplete: {done} of {total} arms)\n\n'
+              f'**Incomplete**: the study is still running or was interrupted; run the same '
+              f'command again to finish it (finished arms are not retrained). The finished '
+              f'study\'s tables are results.csv, results.md and results.png.\n\n'
+              f'Command: `{command}`\n\n{md_table}\n{note}')
+        atomic_write(osp.join(work_dir, 'results.partial.csv'), csv_text)
+        atomic_write(osp.join(work_dir, 'results.partial.md'), md)
+        return
     atomic_write(osp.join(work_dir, 'results.csv'), csv_text)
-    md = (f'# Augmentation ratio study\n\nCommand: `{command}`\n\n{md_table}\n'
-          f'EPE: mean keypoint distance in pixels (64x64 crops); PCK@0.2: share of keypoints '
-          f'within 0.2 of the box size. Last-epoch checkpoints, equal budget and seed.\n')
+    md = f'# Augmentation ratio study\n\nCommand: `{command}`\n\n{md_table}\n{note}'
     atomic_write(osp.join(work_dir, 'results.md'), md)
     plot(metrics, report_splits, osp.join(work_dir, 'results.png'))
+    remove_files(work_dir, PARTIAL_TABLES)
 
 
 # ------------------------------------------------------------------ the study
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
     """Refuse a work dir that holds a study of another config/preset; else record ours."""
-    path = osp.join(work_dir, 'study.json')
-    if osp.isfile(path):
-        with open(path) as f:
-            old = json.load(f)
-        for key in ('config', 'config_sha', 'preset', 'seed', 'generator'):
-            if old.get(key) != manifest.get(key):
-                raise StudyError(
-                    f'{work_dir} holds a study with {key}={old.get(key)!r} (this run: '
-                    f'{manifest.get(key)!r}); its results would be mixed with this one\'s. Use '
-                    f'another --work-dir (or delete that directory yourself).')
-        return
-    os.makedirs(work_dir, exist_ok=True)
-    atomic_write(path, json.dumps(manifest, indent=2))
-
-
-def _run(cmd: List[str], log: str, env: Optional[dict] = None) -> None:
-    full_env = dict(os.environ)
-    full_env.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
-    full_env.update(env or {})
-    with open(log, 'a') as f:
-        f.write(f'\n$ {" ".join(cmd)}\n')
-        f.flush()
-        proc = subprocess.run(cmd, cwd=REPO, env=full_env, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        with open(log) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd[:3])} ... failed (exit {proc.returncode}); see {log}'
-                           f'\n{tail}')
-
-
-def _cfg_value(value) -> str:
-    if isinstance(value, (tuple, list)):
-        return '[' + ','.join(str(v) for v in value) + ']'
-    return str(value)
-
-
-def apply_options(cfg, options: dict) -> None:
-    """Set dotted keys (``a.b.c``) in an MMEngine config."""
-    from mmengine.config import ConfigDict
-    for key, value in options.items():
-        node = cfg
-        parts = key.split('.')
-        for p in parts[:-1]:
-            if p not in node or node[p] is None:
-                node[p] = ConfigDict()
-            node = node[p]
-        node[parts[-1]] = value
-
-
-def _set_data(cfg, data_root: Optional[str]) -> None:
-    if data_root is None:
-        return
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        ds = cfg[loader]['dataset']
-        while 'pipeline' not in ds and 'dataset' in ds:
-            ds = ds['dataset']
-        ds['data_root'] = data_root.rstrip('/') + '/'
-
-
-def _inner_train_dataset(cfg):
-    ds = cfg.train_dataloader.dataset
-    while 'pipeline' not in ds and 'dataset' in ds:
-        ds = ds.dataset
-    return ds
+    _check_manifest(work_dir, manifest, MANIFEST_KEYS)
 
 
 def make_arm_config(base_cfg, arm: dict, generator: Optional[str]):
@@ -349,7 +295,7 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str]):
 
     from mmselfdis.apis import crop_pipeline, insert_after_affine
     cfg = copy.deepcopy(base_cfg)
-    ds = _inner_train_dataset(cfg)
+    ds = inner_dataset(cfg.train_dataloader.dataset)
     steps = []
     if arm['ratio'] > 0:
         steps.append(dict(type='MixReconstruct', checkpoint=generator, prob=arm['ratio'],
@@ -410,7 +356,7 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     t0 = time.time()
     py = sys.executable
     if not osp.isfile(ckpt):
-        _run([py, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
+        run_logged([py, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
               '--cfg-options', f'randomness.seed={seed}'], osp.join(arm_dir, 'train.log'))
     train_seconds = round(time.time() - t0, 1)
     share, _ = _train_timing(work)
@@ -418,7 +364,7 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     for split, ann_file in splits.items():
         out = osp.join(arm_dir, f'metrics_{split}.json')
         if not osp.isfile(out):
-            _run([py, 'tools/test.py', cfg_path, ckpt, '--work-dir',
+            run_logged([py, 'tools/test.py', cfg_path, ckpt, '--work-dir',
                   osp.join(arm_dir, f'test_{split}'), '--out', out, '--cfg-options',
                   f'test_dataloader.dataset.ann_file={ann_file}'],
                  osp.join(arm_dir, f'test_{split}.log'))
@@ -437,13 +383,8 @@ def ensure_data(work_dir: str, spec: Optional[dict]) -> Optional[str]:
     """Render the preset's SynthHands set into the work dir once; its data_root."""
     if spec is None:
         return None
-    root = osp.join(work_dir, 'data', 'synthhands')
-    if not osp.isfile(osp.join(root, 'annotations', 'test_shift.json')):
-        _run([sys.executable, 'tools/make_synthhands.py', root, '--num-poses',
-              str(spec['num_poses']), '--appearances', str(spec['appearances']), '--seed',
-              str(spec['seed']), '--quiet', '--force'],
-             osp.join(work_dir, 'data.log'))
-    return root
+    return ensure_synthhands(osp.join(work_dir, 'data', 'synthhands'), spec,
+                             osp.join(work_dir, 'data.log'))
 
 
 def ensure_generator(work_dir: str, gen_config: str, preset: dict, data_root: Optional[str],
@@ -461,12 +402,12 @@ def ensure_generator(work_dir: str, gen_config: str, preset: dict, data_root: Op
     print(f'[ratio_study] training the generator ({osp.relpath(gen_config, REPO)})', flush=True)
     cfg = Config.fromfile(gen_config)
     apply_options(cfg, preset['generator'])
-    _set_data(cfg, data_root)
+    set_data_root(cfg, data_root)
     cfg_path = osp.join(gen_dir, 'config.py')
     cfg.dump(cfg_path)
     work = osp.join(gen_dir, 'work')
     t0 = time.time()
-    _run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
+    run_logged([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
           '--cfg-options', f'randomness.seed={seed}'], osp.join(gen_dir, 'train.log'))
     ckpt = osp.join(work, f'epoch_{int(cfg.train_cfg.max_epochs)}.pth')
     if not osp.isfile(ckpt):
@@ -522,7 +463,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     check_custom_imports(base_cfg, args.config)
     if args.generator is not None and not osp.isfile(args.generator):
         raise FileNotFoundError(2, 'No such file or directory (--generator)', args.generator)
-    manifest = dict(config=osp.abspath(args.config), config_sha=_sha(base_cfg.pretty_text),
+    manifest = dict(config=osp.abspath(args.config), config_sha=sha16(base_cfg.pretty_text),
                     preset=args.preset, seed=args.seed,
                     generator=osp.abspath(args.generator) if args.generator else 'trained',
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
@@ -532,7 +473,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     apply_options(base_cfg, preset['pose'])
     data_root = ensure_data(work_dir, preset['data'])
-    _set_data(base_cfg, data_root)
+    set_data_root(base_cfg, data_root)
     splits = test_splits(base_cfg)
     report = [s for s in splits if s != 'val']
     select_on_val = (not args.no_combined and args.combined_ratio == 'best'
@@ -548,18 +489,24 @@ def main(argv: Optional[List[str]] = None) -> None:
     generator = osp.abspath(generator) if generator else None
 
     arms = arm_list(args.ratios, not args.no_conventional, not args.no_combined)
-    for arm in arms:
+    for i, arm in enumerate(arms):
         if arm['kind'] == 'combined':
             rc = pick_combined_ratio(read_arm_metrics(work_dir), args.combined_ratio)
             arm = dict(arm, name=f'jitter+{ratio_name(rc)}', ratio=rc)
         if osp.isfile(osp.join(work_dir, 'arms', arm['name'], 'metrics.json')):
             print(f'[ratio_study] {arm["name"]}: finished earlier, not retrained', flush=True)
             continue
+        # an arm is missing: tables of an earlier study (of fewer arms) would pass for this one's
+        stale = remove_files(work_dir, FINAL_TABLES)
+        if stale:
+            print(f'[ratio_study] removed {", ".join(stale)} of an earlier run (this study has '
+                  f'unfinished arms; they are written again at the end)', flush=True)
         t0 = time.time()
         print(f'[ratio_study] {arm["name"]}: training and evaluating', flush=True)
         run_arm(arm, base_cfg, work_dir, generator, args.seed, splits)
         print(f'[ratio_study] {arm["name"]}: done in {time.time() - t0:.0f} s', flush=True)
-        write_reports(work_dir, report, command)
+        if i + 1 < len(arms):
+            write_reports(work_dir, report, command, progress=(i + 1, len(arms)))
     write_reports(work_dir, report, command)
     print(f'[ratio_study] tables: {osp.join(work_dir, "results.md")}', flush=True)
 

@@ -18,8 +18,10 @@ Examples::
 ``--ratio R``: mixed crops make up the share R of the written set (R = 1
 writes one mix per training sample and no originals); ``--mixes-per-image N``
 (default 1): the originals plus N mixes of each. The output is written into a
-temporary sibling directory renamed to OUT_DIR at the end; an existing OUT_DIR
-is replaced only with ``--force``.
+hidden temporary sibling directory (``.OUT_DIR.tmp-PID``) renamed to OUT_DIR
+at the end, so a killed run never leaves anything at OUT_DIR; such siblings
+left by killed runs (their PID no longer running) are removed by the next
+run. An existing OUT_DIR is replaced only with ``--force``.
 """
 import argparse
 import copy
@@ -38,6 +40,7 @@ import numpy as np  # noqa: E402
 
 import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint loading)
 from mmselfdis.apis import RANDOM_TRANSFORMS, crop_pipeline  # noqa: E402
+from mmselfdis.datasets.synthhands import remove_stale_temporaries  # noqa: E402
 from mmselfdis.utils import ConfigError, check_custom_imports, run_cli  # noqa: E402
 
 CHUNK = 64
@@ -227,6 +230,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                                        args.seed)
 
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)
+    stale = remove_stale_temporaries(out)  # hidden directories of earlier runs that were killed
+    if stale:
+        print(f'removed {len(stale)} temporary director{"y" if len(stale) == 1 else "ies"} '
+              f'left by killed runs: {", ".join(stale)}', flush=True)
     tmp = osp.join(osp.dirname(out), f'.{osp.basename(out)}.tmp-{os.getpid()}')
     if osp.exists(tmp):
         shutil.rmtree(tmp)

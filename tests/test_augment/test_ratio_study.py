@@ -46,6 +46,22 @@ def test_tables_and_plot_from_fabricated_metrics(tmp_path):
     assert not [f for f in os.listdir(w) if '.tmp-' in f]
 
 
+def test_progress_tables_are_marked_incomplete_and_replaced_at_the_end(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    _fabricated_metrics(w, 'r=0', 'ratio', 0.0, False, 10.0, 10.0)
+    study.write_reports(w, ['test', 'test_shift'], 'python tools/ratio_study.py X',
+                        progress=(1, 3))
+    assert sorted(os.listdir(w)) == ['arms', 'results.partial.csv', 'results.partial.md']
+    md = open(osp.join(w, 'results.partial.md')).read()
+    assert md.startswith('# Augmentation ratio study (incomplete: 1 of 3 arms)\n')
+    assert '| r=0 | 0 | no |' in md
+    _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 8.0, 9.0)
+    study.write_reports(w, ['test', 'test_shift'], 'python tools/ratio_study.py X')
+    assert sorted(os.listdir(w)) == ['arms', 'results.csv', 'results.md', 'results.png']
+    assert 'incomplete' not in open(osp.join(w, 'results.md')).read()
+
+
 def test_refuses_a_work_dir_of_another_config(tmp_path):
     study = load_tool('ratio_study')
     manifest = dict(config='/a.py', config_sha='1', preset='micro', seed=0, generator='trained')

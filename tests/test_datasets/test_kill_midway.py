@@ -1,4 +1,7 @@
-"""A renderer killed midway leaves nothing that looks like a finished dataset."""
+"""A renderer killed midway leaves nothing that looks like a finished dataset.
+
+The re-run completes and removes the hidden directory the killed run left.
+"""
 import glob
 import os
 import signal
@@ -29,10 +32,20 @@ def test_sigkill_midway_then_rerun_completes(tmp_path):
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists(), 'a killed run left something at OUT_DIR'
-    assert glob.glob(str(tmp_path / '.synth.tmp-*')), 'partial output should stay hidden'
+    stale = tmp_path / f'.synth.tmp-{proc.pid}'
+    assert os.listdir(tmp_path) == [stale.name], 'partial output should stay hidden'
+    # not to be touched by the clean-up: a running process's directory (this test's) and
+    # another output's directory of the same dead PID
+    alive = tmp_path / f'.synth.tmp-{os.getpid()}'
+    other = tmp_path / f'.other.tmp-{proc.pid}'
+    alive.mkdir()
+    other.mkdir()
 
     small = subprocess.run(cmd[:4] + ['200'] + cmd[5:], cwd=REPO, capture_output=True,
                            text=True, timeout=300)
     assert small.returncode == 0, small.stderr[-2000:]
     assert sorted(os.listdir(out / 'annotations')) == [
         'test.json', 'test_shift.json', 'train.json', 'val.json']
+    # the killed run's hidden directory is removed by the re-run, and said so
+    assert f'removed 1 temporary directory left by killed runs: {stale}' in small.stdout
+    assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name, 'synth'])

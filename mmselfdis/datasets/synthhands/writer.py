@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import os.path as osp
+import re
 import shutil
 import sys
 import time
@@ -31,7 +32,8 @@ from .poses import sample_pose
 from .render import DEFAULT_SUPERSAMPLE, render_geometries, shade_batch
 
 __all__ = ['SPLITS', 'SYNTHHANDS_VERSION', 'DatasetExistsError', 'plan_splits', 'pose_rng',
-           'appearance_rng', 'categories', 'image_path', 'png_params', 'write_dataset']
+           'appearance_rng', 'categories', 'image_path', 'png_params', 'write_dataset',
+           'remove_stale_temporaries']
 
 SPLITS: Tuple[str, ...] = ('train', 'val', 'test', 'test_shift')
 """Split names; ``test_shift`` uses only :data:`.appearance.HELD_OUT_FAMILIES`."""
@@ -166,6 +168,56 @@ def _render_chunk(task: Tuple) -> Tuple[int, List[str], List[str]]:
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)
+
+
+def _pid_running(pid: int) -> bool:
+    """Whether process ``pid`` exists (when in doubt: yes)."""
+    if pid <= 0:
+        return True  # os.kill(0, ...) would address our own process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # e.g. EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(out_dir: str) -> List[str]:
+    """Remove the ``.NAME.tmp-PID`` siblings of ``out_dir`` left by runs that were killed.
+
+    A writer (this module, ``tools/synthesize.py``) fills ``.NAME.tmp-PID``
+    next to ``NAME`` and renames it at the end; a run killed with SIGKILL
+    leaves it behind. Only directories of exactly that name (the same
+    ``NAME``, a decimal PID) whose process no longer exists are removed; a
+    running writer's directory, other names and links are left alone. PIDs
+    are looked up on this machine, so writers on other machines must not
+    write next to the same ``out_dir`` (on a shared file system).
+
+    Returns:
+        list[str]: the removed paths.
+    """
+    out_dir = osp.abspath(out_dir.rstrip('/') or '/')
+    parent, name = osp.split(out_dir)
+    pattern = re.compile(re.escape(f'.{name}.tmp-') + r'([0-9]+)')
+    try:
+        entries = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        path = osp.join(parent, entry)
+        if pid == os.getpid() or _pid_running(pid):
+            continue
+        if osp.islink(path) or not osp.isdir(path):
+            continue
+        shutil.rmtree(path)
+        removed.append(path)
+    return removed
 
 
 def _prepare_output(out_dir: str, force: bool) -> str:

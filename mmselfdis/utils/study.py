@@ -1,0 +1,216 @@
+"""Bookkeeping shared by the study tools (``tools/ratio_study.py``,
+``tools/reproduce_table4.py``, ``tools/demo.py``).
+
+A study trains and evaluates several runs through ``tools/train.py`` and
+``tools/test.py`` in subprocesses. These helpers make it resumable and safe to
+interrupt: files are written through a temporary name and a rename, a work
+dir remembers which study it holds and refuses another one, and the
+synthetic data set is rendered once.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence
+
+from .cli import ConfigError
+
+__all__ = [
+    'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
+    'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
+    'remove_files', 'set_heatmap_size'
+]
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+"""The repository root (``tools/`` lives there)."""
+
+
+class StudyError(ConfigError):
+    """The study cannot run as asked; the message names the fix."""
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def sha16(text: str) -> str:
+    """First 16 hex digits of the SHA-256 of ``text``."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_manifest(work_dir: str, manifest: dict, keys: Sequence[str]) -> None:
+    """Refuse a work dir that holds another study; else record this one's manifest.
+
+    Args:
+        work_dir: The study's directory (created if missing).
+        manifest: What identifies the study (config hashes, preset, seed, ...).
+        keys: The manifest keys that must match an existing ``study.json``.
+    """
+    path = osp.join(work_dir, 'study.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            old = json.load(f)
+        for key in keys:
+            if old.get(key) != manifest.get(key):
+                raise StudyError(
+                    f'{work_dir} holds a study with {key}={old.get(key)!r} (this run: '
+                    f'{manifest.get(key)!r}); its results would be mixed with this one\'s. Use '
+                    f'another --work-dir (or delete that directory yourself).')
+        return
+    os.makedirs(work_dir, exist_ok=True)
+    atomic_write(path, json.dumps(manifest, indent=2))
+
+
+def run_logged(cmd: List[str], log: str, env: Optional[dict] = None,
+               echo: Optional[str] = None) -> None:
+    """Run ``cmd`` in the repository root, appending its output to ``log``.
+
+    Args:
+        cmd: The command.
+        log: Log file (appended to).
+        env: Extra environment variables.
+        echo: If given, the output's lines that contain this text are also
+            printed (a progress display, e.g. ``'Epoch(train)'``).
+
+    Raises:
+        RuntimeError: The command failed; the message has the log's tail.
+    """
+    full_env = dict(os.environ)
+    full_env.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+    full_env.setdefault('PYTHONUNBUFFERED', '1')
+    full_env.update(env or {})
+    with open(log, 'a') as f:
+        f.write(f'\n$ {" ".join(cmd)}\n')
+        f.flush()
+        if echo is None:
+            proc = subprocess.run(cmd, cwd=REPO, env=full_env, stdout=f,
+                                  stderr=subprocess.STDOUT)
+            returncode = proc.returncode
+        else:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
+            for line in proc.stdout:
+                f.write(line)
+                if echo in line:
+                    print('    ' + _short_log_line(line), flush=True)
+            returncode = proc.wait()
+    if returncode != 0:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd[:3])} ... failed (exit {returncode}); see {log}'
+                           f'\n{tail}')
+
+
+def _short_log_line(line: str) -> str:
+    """An MMEngine log line without its date and logger name."""
+    line = line.rstrip()
+    marker = ' - mmengine - INFO - '
+    return line.split(marker, 1)[1] if marker in line else line
+
+
+def apply_options(cfg, options: dict) -> None:
+    """Set dotted keys (``a.b.c``) in an MMEngine config."""
+    from mmengine.config import ConfigDict
+    for key, value in options.items():
+        node = cfg
+        parts = key.split('.')
+        for p in parts[:-1]:
+            if p not in node or node[p] is None:
+                node[p] = ConfigDict()
+            node = node[p]
+        node[parts[-1]] = value
+
+
+def inner_dataset(dataset_cfg):
+    """The innermost dataset config (through wrappers such as ``RepeatDataset``)."""
+    ds = dataset_cfg
+    while 'pipeline' not in ds and 'dataset' in ds:
+        ds = ds['dataset']
+    return ds
+
+
+def set_data_root(cfg, data_root: Optional[str]) -> None:
+    """Point the train/val/test datasets of ``cfg`` at ``data_root``."""
+    if data_root is None:
+        return
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        inner_dataset(cfg[loader]['dataset'])['data_root'] = data_root.rstrip('/') + '/'
+
+
+def set_heatmap_size(cfg, size: int) -> None:
+    """Use ``size x size`` heatmaps: the head's codec, its deconvolutions, the targets.
+
+    The head keeps ``log2(size / feature size)`` of its 2x2 deconvolutions (the
+    last ones are dropped), and every ``GenerateTarget`` of the training
+    pipeline encodes with the same codec.
+    """
+    head = cfg.model.head
+    codec = dict(head.decoder)
+    old = int(codec['heatmap_size'][0])
+    if size > old or old % size or (old // size) & (old // size - 1):
+        raise StudyError(f'heatmap size {size} must divide {old} by a power of two')
+    drop = (old // size).bit_length() - 1
+    codec['heatmap_size'] = (size, size)
+    head.decoder = codec
+    if drop:
+        head.deconv_out_channels = tuple(head.deconv_out_channels)[:-drop]
+        head.deconv_kernel_sizes = tuple(head.deconv_kernel_sizes)[:-drop]
+    for step in inner_dataset(cfg.train_dataloader.dataset).pipeline:
+        if step.get('type') == 'GenerateTarget':
+            step['encoder'] = dict(codec)
+
+
+def remove_files(work_dir: str, names: Sequence[str]) -> List[str]:
+    """Remove ``work_dir/name`` for the names that exist; the names removed."""
+    removed = []
+    for name in names:
+        path = osp.join(work_dir, name)
+        if osp.lexists(path):
+            os.remove(path)
+            removed.append(name)
+    return removed
+
+
+def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = True) -> str:
+    """Render a SynthHands set into ``root`` once (``num_poses``, ``appearances``, ``seed``).
+
+    ``tools/make_synthhands.py`` writes into a hidden temporary directory and
+    renames it at the end, so an existing ``root`` with ``test_shift.json`` is
+    complete. A set rendered with other parameters is refused.
+    """
+    want = dict(num_poses=int(spec['num_poses']), appearances=int(spec['appearances']),
+                seed=int(spec['seed']))
+    marker = osp.join(root, 'annotations', 'test_shift.json')
+    if osp.isfile(marker):
+        made = osp.join(root, 'render.json')
+        if osp.isfile(made):
+            with open(made) as f:
+                have = json.load(f)
+            if have != want:
+                raise StudyError(f'{root} holds a SynthHands set rendered with {have}, this '
+                                 f'study needs {want}; use another --work-dir or --data-root')
+        return root
+    os.makedirs(osp.dirname(osp.abspath(root)), exist_ok=True)
+    cmd = [sys.executable, 'tools/make_synthhands.py', root, '--num-poses',
+           str(want['num_poses']), '--appearances', str(want['appearances']), '--seed',
+           str(want['seed']), '--force']
+    if quiet:
+        run_logged(cmd + ['--quiet'], log)
+    else:
+        proc = subprocess.run(cmd, cwd=REPO)
+        if proc.returncode != 0:
+            raise RuntimeError(f'rendering the SynthHands set into {root} failed '
+                               f'(exit {proc.returncode})')
+    atomic_write(osp.join(root, 'render.json'), json.dumps(want))
+    return root
