@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint loading)
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
 from mmselfdis.utils import check_custom_imports, run_cli, setup_launcher  # noqa: E402
 
@@ -27,7 +27,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='If a checkpoint path is given, resume from it; without a path, resume from the '
-        'latest checkpoint in the work directory.')
+        'latest checkpoint in the work directory, or, when it has none yet, start as the '
+        'config says (from load_from if set: a warm start that can itself be resumed).')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training (needs a GPU)')
     parser.add_argument('--no-validate', action='store_true',
@@ -74,8 +75,10 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        if find_latest_checkpoint(cfg.work_dir) is not None:
+            cfg.resume = True
+            cfg.load_from = None
+        # else: nothing to resume yet; keep load_from (a warm start) as the config has it
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -17,6 +17,18 @@ def test_appearance_encoder_downsamples_to_the_pose_size():
     assert any(isinstance(m, nn.MaxPool2d) for m in enc.modules())
 
 
+def test_appearance_encoder_global_pool_is_the_same_code_at_every_position():
+    torch.manual_seed(0)
+    spatial = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4)
+    pooled = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, global_pool=True)
+    pooled.load_state_dict(spatial.state_dict())
+    x = torch.randn(2, 1, 16, 16)
+    a, g = spatial(x), pooled(x)
+    assert g.shape == a.shape == (2, 6, 4, 4)
+    assert a.std(dim=(2, 3)).min() > 0  # the spatial code varies over positions
+    torch.testing.assert_close(g, a.mean(dim=(2, 3), keepdim=True).expand_as(a))
+
+
 def test_image_decoder_uses_nearest_upsampling_and_no_transposed_convs():
     dec = ImageDecoder(12, 1, num_upsamples=3, base_channels=4, norm_layer=None)
     assert dec(torch.randn(2, 12, 4, 5)).shape == (2, 1, 32, 40)

@@ -27,6 +27,13 @@ class AppearanceEncoder(nn.Module):
         num_convs: 3×3 convolutions per block.
         norm_layer: Normalisation (``'bn'``, ``'in'``, ``None`` or a class).
         act_layer: Activation (``'relu'``, ... or a class).
+        global_pool: Average ``a`` over its spatial positions and repeat the
+            mean at every position (the shape stays that of ``p``). The paper's
+            ``a`` is spatial (``False``, the default), which leaves room to
+            carry the pose inside ``a``; a global code can only hold what is
+            the same everywhere in the crop (lighting, exposure, texture and
+            background statistics), so the decoder has to take the layout from
+            ``p``.
 
     Note:
         - input: ``(N, in_channels, H, W)``
@@ -41,7 +48,8 @@ class AppearanceEncoder(nn.Module):
                  max_channels: int = 256,
                  num_convs: int = 2,
                  norm_layer: LayerSpec = 'bn',
-                 act_layer: LayerSpec = 'relu') -> None:
+                 act_layer: LayerSpec = 'relu',
+                 global_pool: bool = False) -> None:
         super().__init__()
         if num_downsamples < 0:
             raise ValueError(f'num_downsamples must be >= 0, got {num_downsamples}')
@@ -51,6 +59,7 @@ class AppearanceEncoder(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_downsamples = num_downsamples
+        self.global_pool = bool(global_pool)
         blocks = []
         channels = in_channels
         for i in range(max(num_downsamples, 1)):
@@ -78,4 +87,7 @@ class AppearanceEncoder(nn.Module):
             - x: ``(N, C_in, H, W)``
             - return: ``(N, C_a, H / 2**k, W / 2**k)`` with ``k = num_downsamples``
         """
-        return self.proj(self.blocks(x))
+        a = self.proj(self.blocks(x))
+        if self.global_pool:
+            a = a.mean(dim=(2, 3), keepdim=True).expand_as(a)
+        return a
