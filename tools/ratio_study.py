@@ -48,8 +48,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
-                                   atomic_write_bytes, ensure_synthhands, inner_dataset,
-                                   remove_files, run_logged, set_data_root, sha16)
+                                   atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
+                                   evaluate_splits, micro_options, remove_files, set_data_root,
+                                   sha16, train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
@@ -62,18 +63,8 @@ METRIC_KEYS = ('EPE', 'PCK', 'AUC')
 _MICRO = {
     'train_cfg.max_epochs': 1,
     'train_cfg.val_interval': 1,
-    'train_dataloader.batch_size': 8,
-    'train_dataloader.num_workers': 0,
-    'train_dataloader.persistent_workers': False,
-    'val_dataloader.num_workers': 0,
-    'val_dataloader.persistent_workers': False,
-    'test_dataloader.num_workers': 0,
-    'test_dataloader.persistent_workers': False,
-    'model.backbone.base_channels': 4,
-    'model.head.in_channels': 32,
-    'model.head.deconv_out_channels': (8, 8, 4, 4),
+    **micro_options((8, 8, 4, 4)),
     'default_hooks.checkpoint.save_best': None,
-    'default_hooks.logger.interval': 1,
 }
 
 # Presets: overrides of the pose config and the generator config, and the synthetic
@@ -346,31 +337,13 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
             splits: Dict[str, str]) -> dict:
     """Train and evaluate one arm (resuming an interrupted run); return its metrics."""
     arm_dir = osp.join(work_dir, 'arms', arm['name'])
-    os.makedirs(arm_dir, exist_ok=True)
-    cfg = make_arm_config(base_cfg, arm, generator)
-    cfg_path = osp.join(arm_dir, 'config.py')
-    cfg.dump(cfg_path)
-    work = osp.join(arm_dir, 'work')
-    max_epochs = int(cfg.train_cfg.max_epochs)
-    ckpt = osp.join(work, f'epoch_{max_epochs}.pth')
+    cfg_path, work, ckpt = dump_run(make_arm_config(base_cfg, arm, generator), arm_dir)
     t0 = time.time()
-    py = sys.executable
     if not osp.isfile(ckpt):
-        run_logged([py, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
-              '--cfg-options', f'randomness.seed={seed}'], osp.join(arm_dir, 'train.log'))
+        train_run(cfg_path, work, seed, osp.join(arm_dir, 'train.log'))
     train_seconds = round(time.time() - t0, 1)
     share, _ = _train_timing(work)
-    results = {}
-    for split, ann_file in splits.items():
-        out = osp.join(arm_dir, f'metrics_{split}.json')
-        if not osp.isfile(out):
-            run_logged([py, 'tools/test.py', cfg_path, ckpt, '--work-dir',
-                  osp.join(arm_dir, f'test_{split}'), '--out', out, '--cfg-options',
-                  f'test_dataloader.dataset.ann_file={ann_file}'],
-                 osp.join(arm_dir, f'test_{split}.log'))
-        with open(out) as f:
-            m = json.load(f)
-        results[split] = {k: float(m[k]) for k in METRIC_KEYS if k in m}
+    results = evaluate_splits(cfg_path, ckpt, arm_dir, splits, METRIC_KEYS)
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],
                    seed=seed, checkpoint=ckpt, splits=results, train_seconds=train_seconds,
                    data_time_share=share,
@@ -398,18 +371,13 @@ def ensure_generator(work_dir: str, gen_config: str, preset: dict, data_root: Op
             ckpt = json.load(f)['checkpoint']
         print(f'[ratio_study] generator: trained earlier, {ckpt}', flush=True)
         return ckpt
-    os.makedirs(gen_dir, exist_ok=True)
     print(f'[ratio_study] training the generator ({osp.relpath(gen_config, REPO)})', flush=True)
     cfg = Config.fromfile(gen_config)
     apply_options(cfg, preset['generator'])
     set_data_root(cfg, data_root)
-    cfg_path = osp.join(gen_dir, 'config.py')
-    cfg.dump(cfg_path)
-    work = osp.join(gen_dir, 'work')
+    cfg_path, work, ckpt = dump_run(cfg, gen_dir)
     t0 = time.time()
-    run_logged([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
-          '--cfg-options', f'randomness.seed={seed}'], osp.join(gen_dir, 'train.log'))
-    ckpt = osp.join(work, f'epoch_{int(cfg.train_cfg.max_epochs)}.pth')
+    train_run(cfg_path, work, seed, osp.join(gen_dir, 'train.log'))
     if not osp.isfile(ckpt):
         raise RuntimeError(f'generator training finished without {ckpt}; see '
                            f'{osp.join(gen_dir, "train.log")}')

@@ -20,11 +20,40 @@ from .cli import ConfigError
 __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
     'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
-    'remove_files', 'set_heatmap_size'
+    'remove_files', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS', 'micro_options',
+    'dump_run', 'train_run', 'evaluate_splits'
 ]
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 """The repository root (``tools/`` lives there)."""
+
+
+SINGLE_PROCESS_LOADERS = {
+    f'{loader}.{key}': value
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    for key, value in (('num_workers', 0), ('persistent_workers', False))
+}
+"""Config overrides that load data in the main process (tiny runs: no worker start-up)."""
+
+
+def micro_options(deconv_out_channels: Sequence[int]) -> dict:
+    """Overrides for a run of seconds: a 4-channel UNet, batch 8, one process.
+
+    The presets called ``micro`` of the study tools use it to test their
+    bookkeeping on real (tiny) training runs.
+
+    Args:
+        deconv_out_channels: The pose head's deconvolution widths (one per
+            2x2 deconvolution of the config).
+    """
+    return {
+        'train_dataloader.batch_size': 8,
+        **SINGLE_PROCESS_LOADERS,
+        'model.backbone.base_channels': 4,
+        'model.head.in_channels': 32,
+        'model.head.deconv_out_channels': tuple(deconv_out_channels),
+        'default_hooks.logger.interval': 1,
+    }
 
 
 class StudyError(ConfigError):
@@ -214,3 +243,58 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
                                f'(exit {proc.returncode})')
     atomic_write(osp.join(root, 'render.json'), json.dumps(want))
     return root
+
+
+def dump_run(cfg, run_dir: str) -> tuple:
+    """Write ``cfg`` to ``run_dir/config.py``.
+
+    Returns:
+        tuple: the config path, the training work dir (``run_dir/work``) and
+        the checkpoint its last epoch writes.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    cfg_path = osp.join(run_dir, 'config.py')
+    cfg.dump(cfg_path)
+    work = osp.join(run_dir, 'work')
+    return cfg_path, work, osp.join(work, f'epoch_{int(cfg.train_cfg.max_epochs)}.pth')
+
+
+def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str] = None) -> None:
+    """Train ``cfg_path`` into ``work`` through ``tools/train.py --resume``.
+
+    An interrupted run continues from its last checkpoint; a run with nothing
+    to resume starts as the config says (from its ``load_from`` if set).
+    """
+    run_logged([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
+                '--cfg-options', f'randomness.seed={seed}'], log, echo=echo)
+
+
+def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[str, str],
+                    keys: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Evaluate ``checkpoint`` on each split with ``tools/test.py`` (once per split).
+
+    Args:
+        cfg_path: The run's config.
+        checkpoint: The checkpoint to evaluate.
+        out_dir: Where ``metrics_<split>.json`` and the logs go; a split whose
+            metrics file exists is not evaluated again.
+        splits: ``{split name: ann_file}`` (relative to the dataset's data_root).
+        keys: The metric names to return.
+
+    Returns:
+        ``{split: {key: value}}``.
+    """
+    results = {}
+    for split, ann_file in splits.items():
+        out = osp.join(out_dir, f'metrics_{split}.json')
+        if not osp.isfile(out):
+            tmp = osp.join(out_dir, f'.metrics_{split}.tmp-{os.getpid()}.json')  # .json: --out
+            run_logged([sys.executable, 'tools/test.py', cfg_path, checkpoint, '--work-dir',
+                        osp.join(out_dir, f'test_{split}'), '--out', tmp, '--cfg-options',
+                        f'test_dataloader.dataset.ann_file={ann_file}'],
+                       osp.join(out_dir, f'test_{split}.log'))
+            os.replace(tmp, out)
+        with open(out) as f:
+            m = json.load(f)
+        results[split] = {k: float(m[k]) for k in keys if k in m}
+    return results

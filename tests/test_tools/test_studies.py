@@ -1,0 +1,131 @@
+"""tools/reproduce_table4.py and tools/demo.py: bookkeeping, and real micro runs."""
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from tests.conftest import REPO, run_tool
+from tests.test_augment._fixtures import load_tool
+
+
+def _fabricated_row(work_dir, rid, epe_test, epe_shift):
+    """Write a FABRICATED rows/<rid>/metrics.json (table bookkeeping only, no training)."""
+    d = osp.join(work_dir, 'rows', str(rid))
+    os.makedirs(d, exist_ok=True)
+    splits = dict(test=dict(EPE=epe_test, PCK=0.5, AUC=0.4),
+                  test_shift=dict(EPE=epe_shift, PCK=0.4, AUC=0.3))
+    with open(osp.join(d, 'metrics.json'), 'w') as f:
+        json.dump(dict(row=rid, splits=splits, total_epochs=4 if rid < 4 else 8,
+                       train_seconds=10.0), f)
+
+
+def test_table4_improvements_and_partial_tables(tmp_path):
+    t4 = load_tool('reproduce_table4')
+    w = str(tmp_path)
+    _fabricated_row(w, 1, 10.0, 20.0)
+    _fabricated_row(w, 3, 9.0, 21.0)
+    metrics = t4.read_rows(w)
+    assert t4.improvement(metrics, 3, 'test') == pytest.approx(10.0)  # lower EPE = better
+    assert t4.improvement(metrics, 3, 'test_shift') == pytest.approx(-5.0)
+    t4.write_reports(w, 'CMD', 'cpu', progress=(2, 6))
+    assert not osp.exists(osp.join(w, 'results.md'))
+    partial = open(osp.join(w, 'results.partial.md')).read()
+    assert 'incomplete: 2 of 6 rows' in partial and '+10.00 %' in partial
+    assert '-5.00 %' in partial and '+6.01 %' in partial  # the paper's row 3, from its EPE
+    t4.write_reports(w, 'CMD', 'cpu')
+    assert not osp.exists(osp.join(w, 'results.partial.md'))
+    final = open(osp.join(w, 'results.md')).read()
+    assert 'incomplete' not in final and 'Self-disentanglement' in final
+    rows = open(osp.join(w, 'results.csv')).read().splitlines()
+    assert len(rows) == 1 + 2 * 2  # header + 2 rows x 2 splits
+
+
+def test_table4_cpu_preset_changes_scale_not_the_rows_method():
+    t4 = load_tool('reproduce_table4')
+    preset = t4.PRESETS['cpu']
+    for row in t4.ROWS:
+        cfg = t4.row_config(row, preset, '/data/x', None)
+        assert cfg.model.head.decoder.heatmap_size == (16, 16)
+        assert len(cfg.model.head.deconv_out_channels) == 2
+        target = [s for s in cfg.train_dataloader.dataset.pipeline
+                  if s['type'] == 'GenerateTarget'][0]
+        assert target['encoder']['heatmap_size'] == (16, 16)
+        assert cfg.train_dataloader.dataset.data_root == '/data/x/'
+        written = Config.fromfile(osp.join(t4.CONFIG_DIR, row[1]))
+        if 'selfdis' in written.model:
+            for key in ('mix_ratio', 'detach_pose_feature', 'detach_pose_estimator'):
+                assert cfg.model.selfdis.get(key) == written.model.selfdis.get(key)
+            # the paper's spatial appearance code in every row
+            assert not cfg.model.selfdis.get('encoder', {}).get('global_pool', False)
+
+
+def test_table4_refuses_bad_rows_and_another_seed(tmp_path):
+    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path, '--rows', '7',
+                    check=False)
+    assert proc.returncode == 2 and 'rows 1-6' in proc.stderr
+    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path, '--preset', 'micro',
+                    '--rows', '4', check=False)
+    assert proc.returncode == 2 and 'add 3 to --rows' in proc.stderr
+    t4 = load_tool('reproduce_table4')
+    man = dict(preset='micro', seed=0, configs_sha='x', data_root='rendered')
+    t4.check_manifest(str(tmp_path / 'w'), man, ('preset', 'seed', 'configs_sha', 'data_root'))
+    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path / 'w', '--preset',
+                    'micro', '--seed', '1', check=False)
+    assert proc.returncode == 2 and 'seed=0' in proc.stderr and 'another --work-dir' in proc.stderr
+
+
+def test_table4_micro_rows_3_and_4_warm_start_and_resume(tmp_path):
+    """Row 4 starts from row 3's last checkpoint; a re-run retrains nothing."""
+    w = tmp_path / 't4'
+    args = ['tools/reproduce_table4.py', '--preset', 'micro', '--work-dir', w, '--rows', '3', '4']
+    proc = run_tool(*args, env=dict(OMP_NUM_THREADS='1'))
+    row3 = str(w / 'rows' / '3' / 'work' / 'epoch_1.pth')
+    log4 = open(w / 'rows' / '4' / 'train.log').read()
+    assert f'Load checkpoint from {row3}' in log4  # warm start, not from scratch
+    assert 'Auto resumed' not in log4
+    table = open(w / 'results.md').read()
+    assert '| 3 | Self-disentanglement | 1 |' in table
+    assert '| 4 | Self-disentanglement + resume (**) | 2 |' in table
+    m4 = json.load(open(w / 'rows' / '4' / 'metrics.json'))
+    assert m4['warm_start'] == row3 and set(m4['splits']) == {'test', 'test_shift'}
+    assert 'Epoch(train)' in proc.stdout  # the progress display
+    mtime = os.path.getmtime(w / 'rows' / '4' / 'work' / 'epoch_1.pth')
+    again = run_tool(*args, env=dict(OMP_NUM_THREADS='1'))
+    assert 'row 3: finished earlier' in again.stdout and 'row 4: finished earlier' in again.stdout
+    assert os.path.getmtime(w / 'rows' / '4' / 'work' / 'epoch_1.pth') == mtime
+
+
+def test_demo_micro_end_to_end(tmp_path):
+    w = tmp_path / 'demo'
+    proc = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
+                    '--micro', env=dict(OMP_NUM_THREADS='1'))
+    for stage in range(1, 5):
+        assert f'[demo {stage}/4]' in proc.stdout
+    assert 'Epoch(train)' in proc.stdout
+    metrics = json.load(open(w / 'metrics.json'))
+    for key in ('PCK', 'EPE', 'disent/PCK_mix', 'disent/app_recall@1', 'disent/paired_L1'):
+        assert key in metrics
+    import cv2
+    grid = cv2.imread(str(w / 'swap_grid.png'))
+    assert grid is not None and grid.shape[0] > 100 and grid.shape[1] > 100
+    assert cv2.imread(str(w / 'retrieval.png')) is not None
+    summary = open(w / 'summary.md').read()
+    assert 'appearance recall@1' in summary and 'swap_grid.png' in summary
+    # another demo setting in the same work dir is refused, nothing is overwritten
+    before = open(w / 'metrics.json').read()
+    bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '60', '--epochs', '1',
+                   '--micro', check=False)
+    assert bad.returncode == 2 and 'another --work-dir' in bad.stderr
+    assert open(w / 'metrics.json').read() == before
+
+
+def test_demo_config_is_the_row_3_method_with_a_global_appearance_code():
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'demo',
+                                   'selfdis-demo_unet_synthhands-mono-64x64.py'))
+    assert cfg.model.type == 'SelfDisPoseEstimator'
+    assert cfg.model.selfdis.encoder.global_pool is True
+    assert cfg.model.selfdis.get('detach_pose_feature', True)
+    assert cfg.model.selfdis.get('mix_ratio', 0.5) > 0
+    assert any(e['type'] == 'DisentanglementMetric' for e in cfg.test_evaluator)
