@@ -272,7 +272,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 
 # ------------------------------------------------------------------ the study
-MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator')
+MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -409,10 +409,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="r of the combined arm: a number, 'best' (lowest val EPE, "
                         "default; arms are then also evaluated on val) or 'middle'")
     parser.add_argument('--seed', type=int, default=0, help='seed of every arm (default 0)')
+    parser.add_argument('--epochs', type=int,
+                        help="epochs of every pose arm (default: the preset's; the generator "
+                        "keeps the preset's schedule)")
     args = parser.parse_args(argv)
     bad = [r for r in args.ratios if not 0 <= r <= 1]
     if bad:
         raise StudyError(f'--ratios must lie in [0, 1], got {bad}')
+    if args.epochs is not None and args.epochs < 1:
+        raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
     return args
 
 
@@ -434,12 +439,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     manifest = dict(config=osp.abspath(args.config), config_sha=sha16(base_cfg.pretty_text),
                     preset=args.preset, seed=args.seed,
                     generator=osp.abspath(args.generator) if args.generator else 'trained',
-                    created=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                    epochs=args.epochs, created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
         [osp.relpath(args.config, REPO)] + (sys.argv[2:] if argv is None else list(argv)[1:]))
 
     apply_options(base_cfg, preset['pose'])
+    if args.epochs is not None:
+        base_cfg.train_cfg.max_epochs = args.epochs
     data_root = ensure_data(work_dir, preset['data'])
     set_data_root(base_cfg, data_root)
     splits = test_splits(base_cfg)

@@ -14,7 +14,7 @@
 _base_ = ['../eval/t4-3_selfdis_unet_synthhands-mono-64x64_disent.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
-max_epochs = 16
+max_epochs = 28
 train_cfg = dict(max_epochs=max_epochs, val_interval=10**6)  # evaluated once, by tools/test.py
 default_hooks = dict(
     logger=dict(interval=25),

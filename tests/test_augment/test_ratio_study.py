@@ -78,6 +78,10 @@ def test_bad_ratio_is_refused(tmp_path):
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '1.5',
                     check=False)
     assert proc.returncode == 2 and r'--ratios must lie in [0, 1]' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--epochs', '0',
+                    check=False)
+    assert proc.returncode == 2 and '--epochs must be >= 1' in proc.stderr
+    assert not os.listdir(tmp_path)  # refused before anything was written
 
 
 def test_micro_study_is_resumable(tmp_path, tiny_generator):
