@@ -9,6 +9,8 @@ from mmengine.config import Config
 from tests.conftest import REPO, run_tool
 from tests.test_models._tiny import model_cfg
 
+STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
+
 __all__ = ['save_tiny_generator', 'make_tiny_synthhands', 'crop_steps', 'MIX_META',
            'synth_dataset', 'load_tool', 'heatmap_codec']
 

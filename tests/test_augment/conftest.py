@@ -1,6 +1,6 @@
 import pytest
 
-from ._fixtures import make_tiny_synthhands, save_tiny_generator
+from ._fixtures import STUDY_CFG, make_tiny_synthhands, save_tiny_generator
 
 
 @pytest.fixture(scope='session')
@@ -17,3 +17,13 @@ def tiny_generator_rgb(tmp_path_factory):
 @pytest.fixture(scope='session')
 def tiny_synth(tmp_path_factory):
     return make_tiny_synthhands(str(tmp_path_factory.mktemp('synth') / 'synthhands'))
+
+
+@pytest.fixture(scope='module')
+def train_config(tiny_synth, tmp_path_factory):
+    """The ratio-study pose config reading the tiny SynthHands set."""
+    path = tmp_path_factory.mktemp('cfg') / 'train_cfg.py'
+    path.write_text(
+        f"_base_ = ['{STUDY_CFG}']\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{tiny_synth}/'))\n")
+    return str(path)

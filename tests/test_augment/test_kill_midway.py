@@ -7,7 +7,6 @@ import csv
 import glob
 import json
 import os
-import os.path as osp
 import signal
 import subprocess
 import sys
@@ -16,8 +15,7 @@ import time
 import pytest
 
 from tests.conftest import REPO, run_tool
-
-STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
+from ._fixtures import STUDY_CFG
 
 
 def _env():
@@ -52,15 +50,6 @@ def _kill_when(proc, ready, log_path, timeout=240):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-
-
-@pytest.fixture(scope='module')
-def train_config(tiny_synth, tmp_path_factory):
-    path = tmp_path_factory.mktemp('cfg') / 'train_cfg.py'
-    path.write_text(
-        f"_base_ = ['{STUDY_CFG}']\n"
-        f"train_dataloader = dict(dataset=dict(data_root='{tiny_synth}/'))\n")
-    return str(path)
 
 
 def test_synthesize_sigkill_midway_then_rerun_completes(train_config, tiny_generator, tmp_path):

@@ -5,10 +5,8 @@ import os.path as osp
 
 import pytest
 
-from tests.conftest import REPO, run_tool
-from ._fixtures import load_tool
-
-STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
+from tests.conftest import run_tool
+from ._fixtures import STUDY_CFG, load_tool
 
 
 def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe):

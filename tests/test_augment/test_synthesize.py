@@ -6,19 +6,8 @@ import numpy as np
 import pytest
 
 from mmselfdis.utils import ConfigError
-from tests.conftest import REPO, run_tool
+from tests.conftest import run_tool
 from ._fixtures import MIX_META, heatmap_codec, load_tool, synth_dataset
-
-STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
-
-
-@pytest.fixture(scope='module')
-def train_config(tiny_synth, tmp_path_factory):
-    path = tmp_path_factory.mktemp('cfg') / 'train_cfg.py'
-    path.write_text(
-        f"_base_ = ['{STUDY_CFG}']\n"
-        f"train_dataloader = dict(dataset=dict(data_root='{tiny_synth}/'))\n")
-    return str(path)
 
 
 @pytest.fixture(scope='module')
