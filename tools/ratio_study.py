@@ -49,8 +49,8 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
-                                   evaluate_splits, micro_options, remove_files, set_data_root,
-                                   sha16, train_run)
+                                   evaluate_splits, micro_options, remove_files,
+                                   remove_stale_tables, set_data_root, sha16, train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
@@ -471,11 +471,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         if osp.isfile(osp.join(work_dir, 'arms', arm['name'], 'metrics.json')):
             print(f'[ratio_study] {arm["name"]}: finished earlier, not retrained', flush=True)
             continue
-        # an arm is missing: tables of an earlier study (of fewer arms) would pass for this one's
-        stale = remove_files(work_dir, FINAL_TABLES)
-        if stale:
-            print(f'[ratio_study] removed {", ".join(stale)} of an earlier run (this study has '
-                  f'unfinished arms; they are written again at the end)', flush=True)
+        remove_stale_tables(work_dir, FINAL_TABLES, 'ratio_study', 'arms')
         t0 = time.time()
         print(f'[ratio_study] {arm["name"]}: training and evaluating', flush=True)
         run_arm(arm, base_cfg, work_dir, generator, args.seed, splits)

@@ -55,8 +55,8 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, dump_run, ensure_synthhands, evaluate_splits,
-                                   micro_options, remove_files, set_data_root, set_heatmap_size,
-                                   sha16, train_run)
+                                   micro_options, remove_files, remove_stale_tables,
+                                   set_data_root, set_heatmap_size, sha16, train_run)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
 
@@ -299,10 +299,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         if rid in finished:
             print(f'[table4] row {rid}: finished earlier, not retrained', flush=True)
             continue
-        stale = remove_files(work_dir, FINAL_TABLES)
-        if stale:
-            print(f'[table4] removed {", ".join(stale)} of an earlier run (rows are missing; '
-                  f'they are written again at the end)', flush=True)
+        remove_stale_tables(work_dir, FINAL_TABLES, 'table4', 'rows')
         warm = None
         if row[3] is not None:
             src = read_rows(work_dir).get(row[3])

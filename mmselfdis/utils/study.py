@@ -20,8 +20,8 @@ from .cli import ConfigError
 __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
     'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
-    'remove_files', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS', 'micro_options',
-    'dump_run', 'train_run', 'evaluate_splits'
+    'remove_files', 'remove_stale_tables', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS',
+    'micro_options', 'dump_run', 'train_run', 'evaluate_splits'
 ]
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -209,6 +209,18 @@ def remove_files(work_dir: str, names: Sequence[str]) -> List[str]:
             os.remove(path)
             removed.append(name)
     return removed
+
+
+def remove_stale_tables(work_dir: str, names: Sequence[str], tag: str, parts: str) -> None:
+    """Remove final tables of an earlier run before a missing part is trained.
+
+    Tables of an earlier study (of fewer rows or arms) would otherwise pass for
+    this one's while it is incomplete; they are written again at the end.
+    """
+    stale = remove_files(work_dir, names)
+    if stale:
+        print(f'[{tag}] removed {", ".join(stale)} of an earlier run ({parts} are missing; they '
+              f'are written again at the end)', flush=True)
 
 
 def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = True) -> str:

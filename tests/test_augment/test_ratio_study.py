@@ -110,6 +110,8 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
     (arm / 'metrics_test_shift.json').unlink()
     third = run_tool(*args)
     assert 'r=0.5: training and evaluating' in third.stdout
+    # the first run's final tables would pass for this incomplete study: removed, then rewritten
+    assert 'results.csv' in third.stdout and 'of an earlier run (arms are missing' in third.stdout
     assert (arm / 'train.log').read_text() == train_log
     again = json.loads((arm / 'metrics.json').read_text())
     assert again['splits'] == metrics['splits']
