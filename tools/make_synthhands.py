@@ -77,11 +77,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        # hidden .OUT_DIR.tmp-PID directories of earlier runs that were killed midway
-        stale = synthhands.remove_stale_temporaries(args.out_dir)
-        if stale:
-            print(f'removed {len(stale)} temporary director{"y" if len(stale) == 1 else "ies"} '
-                  f'left by killed runs: {", ".join(stale)}', flush=True)
+        # hidden .OUT_DIR.tmp-PID / .OUT_DIR.old-PID directories of earlier runs that were killed
+        for line in synthhands.recover_interrupted_writes(args.out_dir):
+            print(line, flush=True)
         stats = synthhands.write_dataset(
             args.out_dir,
             num_poses=args.num_poses,

@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint loading)
 from mmselfdis.apis import RANDOM_TRANSFORMS, crop_pipeline  # noqa: E402
-from mmselfdis.datasets.synthhands import remove_stale_temporaries  # noqa: E402
+from mmselfdis.datasets.synthhands import recover_interrupted_writes  # noqa: E402
 from mmselfdis.utils import ConfigError, check_custom_imports, run_cli  # noqa: E402
 
 CHUNK = 64
@@ -209,6 +209,10 @@ def _replace_dir(tmp: str, out: str) -> None:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     out = osp.abspath(args.out_dir.rstrip('/'))
+    # hidden .OUT_DIR.tmp-PID / .OUT_DIR.old-PID directories of earlier runs that were killed;
+    # before the existence check, so that a restored OUT_DIR is not replaced without --force
+    for line in recover_interrupted_writes(out):
+        print(line, flush=True)
     if osp.exists(out) and not args.force:
         raise ConfigError(f'{out} exists; pass --force to replace it (nothing was written)')
     if not osp.isfile(args.config):
@@ -230,10 +234,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                                        args.seed)
 
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)
-    stale = remove_stale_temporaries(out)  # hidden directories of earlier runs that were killed
-    if stale:
-        print(f'removed {len(stale)} temporary director{"y" if len(stale) == 1 else "ies"} '
-              f'left by killed runs: {", ".join(stale)}', flush=True)
     tmp = osp.join(osp.dirname(out), f'.{osp.basename(out)}.tmp-{os.getpid()}')
     if osp.exists(tmp):
         shutil.rmtree(tmp)

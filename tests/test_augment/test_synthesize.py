@@ -1,6 +1,8 @@
 """tools/synthesize.py: an offline mixed training set that MMPose datasets read."""
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,3 +85,19 @@ def test_ratio_and_force(train_config, tiny_generator, tiny_synth, tmp_path):
     assert sum(a['mixed'] for a in anns) == round(0.25 * n / 0.75)
     assert sum(not a['mixed'] for a in anns) == n
     assert not list(tmp_path.glob('.r.tmp-*'))
+
+
+def test_killed_force_run_gets_the_old_output_back(train_config, tiny_generator, tmp_path):
+    """A --force run killed between moving OUT_DIR aside and moving the new one in."""
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    out = tmp_path / 'mixed'
+    aside = tmp_path / f'.mixed.old-{dead.pid}'
+    (aside / 'annotations').mkdir(parents=True)
+    (aside / 'annotations' / 'train.json').write_text('users mixes')
+    proc = run_tool('tools/synthesize.py', train_config, tiny_generator, out, '--quiet',
+                    check=False)
+    assert proc.returncode == 2 and 'pass --force to replace it' in proc.stderr
+    assert f'restored {out} from {aside}' in proc.stdout
+    assert (out / 'annotations' / 'train.json').read_text() == 'users mixes'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['mixed']

@@ -1,6 +1,7 @@
 """A renderer killed midway leaves nothing that looks like a finished dataset.
 
-The re-run completes and removes the hidden directory the killed run left.
+The re-run completes and removes the hidden directory the killed run left; a
+``--force`` run killed while replacing a dataset never costs the user the old one.
 """
 import glob
 import os
@@ -9,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import REPO
+from mmselfdis.datasets.synthhands import recover_interrupted_writes
+from tests.conftest import REPO, run_tool
 
 
 def test_sigkill_midway_then_rerun_completes(tmp_path):
@@ -47,5 +49,47 @@ def test_sigkill_midway_then_rerun_completes(tmp_path):
     assert sorted(os.listdir(out / 'annotations')) == [
         'test.json', 'test_shift.json', 'train.json', 'val.json']
     # the killed run's hidden directory is removed by the re-run, and said so
-    assert f'removed 1 temporary directory left by killed runs: {stale}' in small.stdout
+    assert f'removed {stale}, the partial output of a killed run' in small.stdout
     assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name, 'synth'])
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    return proc.pid
+
+
+def _dataset(path, marker):
+    (path / 'annotations').mkdir(parents=True)
+    (path / 'annotations' / 'train.json').write_text(marker)
+
+
+def test_force_run_killed_between_its_renames_restores_the_old_dataset(tmp_path):
+    """Killed after moving OUT_DIR aside, before moving the new one in: the old one comes back."""
+    pid = _dead_pid()
+    out = tmp_path / 'synth'
+    _dataset(tmp_path / f'.synth.old-{pid}', 'users dataset')
+    _dataset(tmp_path / f'.synth.tmp-{pid}', 'new, complete but never moved in')
+    running = tmp_path / f'.synth.old-{os.getpid()}'  # a live writer's: not touched
+    running.mkdir()
+
+    # without --force the restored dataset counts as existing: refused, and kept
+    proc = run_tool('tools/make_synthhands.py', out, '--num-poses', '4', '--quiet', check=False)
+    assert proc.returncode == 2 and 'already exists; pass --force' in proc.stderr
+    assert f'restored {out} from {tmp_path}/.synth.old-{pid}' in proc.stdout
+    assert (out / 'annotations' / 'train.json').read_text() == 'users dataset'
+    assert sorted(os.listdir(tmp_path)) == sorted(['synth', running.name])
+
+
+def test_force_run_killed_after_its_renames_leaves_no_old_copy(tmp_path):
+    pid = _dead_pid()
+    out = tmp_path / 'synth'
+    _dataset(out, 'new dataset')
+    _dataset(tmp_path / f'.synth.old-{pid}', 'the replaced one')
+    (tmp_path / f'.other.old-{pid}').mkdir()  # another output's: not touched
+    done = recover_interrupted_writes(str(out))
+    assert done == [f'removed {tmp_path}/.synth.old-{pid}, the dataset a killed --force run '
+                    f'had replaced']
+    assert (out / 'annotations' / 'train.json').read_text() == 'new dataset'
+    assert sorted(os.listdir(tmp_path)) == sorted(['synth', f'.other.old-{pid}'])
+    assert recover_interrupted_writes(str(out)) == []

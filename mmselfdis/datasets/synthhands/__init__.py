@@ -17,11 +17,11 @@ from .appearance import FAMILIES, HELD_OUT_FAMILIES, families_of, sample_appeara
 from .hand_model import KEYPOINT_NAMES, SKELETON
 from .poses import POSE_TEMPLATES, sample_pose
 from .render import PoseRender, render, render_geometries, render_geometry, shade, shade_batch
-from .writer import SPLITS, remove_stale_temporaries, write_dataset
+from .writer import SPLITS, recover_interrupted_writes, write_dataset
 
 __all__ = [
     'FAMILIES', 'HELD_OUT_FAMILIES', 'KEYPOINT_NAMES', 'POSE_TEMPLATES', 'SKELETON', 'SPLITS',
-    'PoseRender', 'families_of', 'remove_stale_temporaries', 'render', 'render_geometries',
+    'PoseRender', 'families_of', 'recover_interrupted_writes', 'render', 'render_geometries',
     'render_geometry', 'sample_appearance', 'sample_pose', 'shade', 'shade_batch',
     'write_dataset'
 ]

@@ -33,7 +33,7 @@ from .render import DEFAULT_SUPERSAMPLE, render_geometries, shade_batch
 
 __all__ = ['SPLITS', 'SYNTHHANDS_VERSION', 'DatasetExistsError', 'plan_splits', 'pose_rng',
            'appearance_rng', 'categories', 'image_path', 'png_params', 'write_dataset',
-           'remove_stale_temporaries']
+           'recover_interrupted_writes']
 
 SPLITS: Tuple[str, ...] = ('train', 'val', 'test', 'test_shift')
 """Split names; ``test_shift`` uses only :data:`.appearance.HELD_OUT_FAMILIES`."""
@@ -183,28 +183,15 @@ def _pid_running(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(out_dir: str) -> List[str]:
-    """Remove the ``.NAME.tmp-PID`` siblings of ``out_dir`` left by runs that were killed.
-
-    A writer (this module, ``tools/synthesize.py``) fills ``.NAME.tmp-PID``
-    next to ``NAME`` and renames it at the end; a run killed with SIGKILL
-    leaves it behind. Only directories of exactly that name (the same
-    ``NAME``, a decimal PID) whose process no longer exists are removed; a
-    running writer's directory, other names and links are left alone. PIDs
-    are looked up on this machine, so writers on other machines must not
-    write next to the same ``out_dir`` (on a shared file system).
-
-    Returns:
-        list[str]: the removed paths.
-    """
-    out_dir = osp.abspath(out_dir.rstrip('/') or '/')
+def _dead_siblings(out_dir: str, kind: str) -> List[str]:
+    """Paths of the ``.NAME.<kind>-PID`` directories next to ``out_dir`` whose PID has exited."""
     parent, name = osp.split(out_dir)
-    pattern = re.compile(re.escape(f'.{name}.tmp-') + r'([0-9]+)')
+    pattern = re.compile(re.escape(f'.{name}.{kind}-') + r'([0-9]+)')
     try:
         entries = sorted(os.listdir(parent))
     except OSError:
         return []
-    removed = []
+    found = []
     for entry in entries:
         match = pattern.fullmatch(entry)
         if match is None:
@@ -215,9 +202,50 @@ def remove_stale_temporaries(out_dir: str) -> List[str]:
             continue
         if osp.islink(path) or not osp.isdir(path):
             continue
-        shutil.rmtree(path)
-        removed.append(path)
-    return removed
+        found.append(path)
+    return found
+
+
+def recover_interrupted_writes(out_dir: str) -> List[str]:
+    """Clean up after writers of ``out_dir`` that were killed; one line per action.
+
+    A writer (this module, ``tools/synthesize.py``) fills ``.NAME.tmp-PID``
+    next to ``NAME`` and renames it at the end. With ``--force`` it first
+    moves the existing ``NAME`` aside to ``.NAME.old-PID`` and deletes that
+    after the rename. A run killed with SIGKILL can leave:
+
+    - ``.NAME.tmp-PID``: partial output, removed;
+    - ``.NAME.old-PID`` while ``NAME`` is missing (killed between the two
+      renames): the user's previous dataset, moved back to ``NAME``;
+    - ``.NAME.old-PID`` next to ``NAME`` (killed after both renames): the
+      dataset that run replaced as asked, removed.
+
+    Only directories of exactly these names (the same ``NAME``, a decimal PID)
+    whose process no longer exists are touched; a running writer's
+    directories, other names and links are left alone. PIDs are looked up on
+    this machine, so writers on other machines must not write next to the
+    same ``out_dir`` (on a shared file system).
+
+    Call it before checking whether ``out_dir`` exists: a restored dataset
+    then counts as existing (``--force`` is needed to replace it again).
+
+    Returns:
+        list[str]: what was done, one sentence each.
+    """
+    out_dir = osp.abspath(out_dir.rstrip('/') or '/')
+    done = []
+    for old in _dead_siblings(out_dir, 'old'):
+        if not osp.lexists(out_dir):
+            os.rename(old, out_dir)
+            done.append(f'restored {out_dir} from {old} (a --force run was killed while '
+                        f'replacing it)')
+        else:
+            shutil.rmtree(old)
+            done.append(f'removed {old}, the dataset a killed --force run had replaced')
+    for tmp in _dead_siblings(out_dir, 'tmp'):
+        shutil.rmtree(tmp)
+        done.append(f'removed {tmp}, the partial output of a killed run')
+    return done
 
 
 def _prepare_output(out_dir: str, force: bool) -> str:
