@@ -29,6 +29,40 @@ def test_appearance_encoder_global_pool_is_the_same_code_at_every_position():
     torch.testing.assert_close(g, a.mean(dim=(2, 3), keepdim=True).expand_as(a))
 
 
+def test_appearance_encoder_pool_grid_is_constant_within_each_cell():
+    torch.manual_seed(0)
+    spatial = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4)
+    grid = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=2)
+    grid.load_state_dict(spatial.state_dict())
+    x = torch.randn(2, 1, 32, 32)
+    a, g = spatial(x), grid(x)
+    assert g.shape == a.shape == (2, 6, 8, 8)
+    for i in (0, 4):
+        for j in (0, 4):
+            cell = a[:, :, i:i + 4, j:j + 4].mean(dim=(2, 3), keepdim=True)
+            torch.testing.assert_close(g[:, :, i:i + 4, j:j + 4], cell.expand(2, 6, 4, 4))
+    assert (g[:, :, 0, 0] - g[:, :, 0, 4]).abs().max() > 0  # cells differ
+    one = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=1)
+    one.load_state_dict(spatial.state_dict())
+    torch.testing.assert_close(one(x), a.mean(dim=(2, 3), keepdim=True).expand_as(a))
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(pool_grid=0), 'pool_grid must be a positive integer'),
+    (dict(pool_grid=2.5), 'pool_grid must be a positive integer'),
+    (dict(global_pool=True, pool_grid=2), 'set only one of them'),
+])
+def test_appearance_encoder_pool_options_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AppearanceEncoder(1, 6, num_downsamples=2, **kwargs)
+
+
+def test_appearance_encoder_pool_grid_larger_than_the_code_is_refused():
+    enc = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=8)
+    with pytest.raises(ValueError, match='use a smaller pool_grid'):
+        enc(torch.randn(1, 1, 16, 16))
+
+
 def test_image_decoder_uses_nearest_upsampling_and_no_transposed_convs():
     dec = ImageDecoder(12, 1, num_upsamples=3, base_channels=4, norm_layer=None)
     assert dec(torch.randn(2, 12, 4, 5)).shape == (2, 1, 32, 40)

@@ -1,4 +1,7 @@
 """Appearance encoder ``E_I`` (paper §3.2, Fig. 3)."""
+from typing import Optional
+
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
@@ -34,6 +37,10 @@ class AppearanceEncoder(nn.Module):
             the same everywhere in the crop (lighting, exposure, texture and
             background statistics), so the decoder has to take the layout from
             ``p``.
+        pool_grid: Between the two: average ``a`` over a ``pool_grid`` ×
+            ``pool_grid`` grid of cells and repeat each cell's mean over the
+            cell (``1`` is ``global_pool=True``). A coarse grid can hold where
+            the light or the background changes, not where the fingers are.
 
     Note:
         - input: ``(N, in_channels, H, W)``
@@ -49,7 +56,8 @@ class AppearanceEncoder(nn.Module):
                  num_convs: int = 2,
                  norm_layer: LayerSpec = 'bn',
                  act_layer: LayerSpec = 'relu',
-                 global_pool: bool = False) -> None:
+                 global_pool: bool = False,
+                 pool_grid: Optional[int] = None) -> None:
         super().__init__()
         if num_downsamples < 0:
             raise ValueError(f'num_downsamples must be >= 0, got {num_downsamples}')
@@ -59,7 +67,15 @@ class AppearanceEncoder(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_downsamples = num_downsamples
-        self.global_pool = bool(global_pool)
+        if pool_grid is not None and (isinstance(pool_grid, bool) or int(pool_grid) != pool_grid
+                                      or pool_grid < 1):
+            raise ValueError(f'pool_grid must be a positive integer (cells per side), got '
+                             f'{pool_grid!r}')
+        if global_pool and pool_grid not in (None, 1):
+            raise ValueError(f'global_pool=True is pool_grid=1; it contradicts pool_grid='
+                             f'{pool_grid}: set only one of them')
+        self.global_pool = bool(global_pool) or pool_grid == 1
+        self.pool_grid = 1 if self.global_pool else pool_grid
         blocks = []
         channels = in_channels
         for i in range(max(num_downsamples, 1)):
@@ -88,6 +104,14 @@ class AppearanceEncoder(nn.Module):
             - return: ``(N, C_a, H / 2**k, W / 2**k)`` with ``k = num_downsamples``
         """
         a = self.proj(self.blocks(x))
-        if self.global_pool:
+        if self.pool_grid == 1:
             a = a.mean(dim=(2, 3), keepdim=True).expand_as(a)
+        elif self.pool_grid is not None:
+            size = a.shape[2:]
+            if min(size) < self.pool_grid:
+                raise ValueError(f'pool_grid={self.pool_grid} needs a code of at least that '
+                                 f'many positions per side; a is {tuple(size)}: use a smaller '
+                                 f'pool_grid')
+            cells = F.adaptive_avg_pool2d(a, self.pool_grid)
+            a = F.interpolate(cells, size=size, mode='nearest')
         return a
