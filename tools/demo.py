@@ -144,7 +144,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         num_test = len(json.load(f)['images'])
     run_logged([sys.executable, 'tools/retrieve.py', cfg_path, ckpt, '--query',
                 str(min(10, num_test - 1)),
-                '--k', '8' if args.micro else '12', '--out', retrieval],
+                '--k', '8' if args.micro else '12', '--out', retrieval,
+                '--title', f'demo after {epochs} epochs'],
                osp.join(work_dir, 'figures.log'))
 
     lines = ['| metric | value | meaning |', '|---|---|---|']

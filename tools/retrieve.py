@@ -47,6 +47,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--scale', type=int, default=2, help='up-scaling for viewing (default 2)')
     parser.add_argument('--batch-size', type=int, default=64, help='images per model call')
     parser.add_argument('--device', default='cpu', help='device (default cpu)')
+    parser.add_argument('--title', help='what the title line starts with (default: the config '
+                        'name)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override settings in the config, e.g. '
@@ -96,7 +98,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         captions = [f'#{i} {float(sim[i]):.2f}' for i in order]
         marked = [qid is not None and infos[i]['pose_id'] == qid for i in order]
         rows.append((label, disp[order], captions, marked))
-    title = (f'{osp.splitext(osp.basename(args.config))[0]} | {args.split} | query #{q} | '
+    name = args.title or osp.splitext(osp.basename(args.config))[0]
+    title = (f'{name} | {args.split} | query #{q} | '
              f'top-{k} by centred cosine similarity'
              + (' | green: same pose as the query' if qid is not None else ''))
     fig = draw_retrieval(disp[q], rows, args.scale, title)
