@@ -6,11 +6,13 @@
 # - BatchNorm after every encoder convolution;
 # - 16x16 heatmaps (the usual 1/4 of the input size) instead of 64x64: two 2x2
 #   deconvolutions in the pose decoder instead of four;
-# - a global appearance code (selfdis.encoder.global_pool=True): the mean of the
-#   appearance feature, repeated at every position, so it cannot carry where the
-#   fingers are and the image decoder has to take the layout from the pose feature.
-#   The paper's spatial code (global_pool=False) leaves that shortcut open; at this
-#   budget it is taken (docs/results.md).
+# - a coarse appearance code (selfdis.encoder.pool_grid=2): the appearance feature
+#   averaged over each quarter of the crop and repeated over it, so it can say
+#   where the light and the background change but not where the fingers are; the
+#   image decoder has to take the layout from the pose feature. The paper's spatial
+#   code leaves that shortcut open and at this budget it is taken; a fully global
+#   code (global_pool=True) keeps the pose as well but transfers much less of the
+#   appearance (docs/results.md, "The demo").
 _base_ = ['../eval/t4-3_selfdis_unet_synthhands-mono-64x64_disent.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
@@ -24,7 +26,7 @@ codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sig
 model = dict(
     backbone=dict(norm_cfg=dict(type='BN')),
     head=dict(deconv_out_channels=(64, 32), deconv_kernel_sizes=(2, 2), decoder=codec),
-    selfdis=dict(encoder=dict(global_pool=True)))
+    selfdis=dict(encoder=dict(pool_grid=2)))
 
 train_pipeline = [
     dict(type='LoadImage'),

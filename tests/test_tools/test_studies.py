@@ -121,11 +121,12 @@ def test_demo_micro_end_to_end(tmp_path):
     assert open(w / 'metrics.json').read() == before
 
 
-def test_demo_config_is_the_row_3_method_with_a_global_appearance_code():
+def test_demo_config_is_the_row_3_method_with_a_coarse_appearance_code():
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'demo',
                                    'selfdis-demo_unet_synthhands-mono-64x64.py'))
     assert cfg.model.type == 'SelfDisPoseEstimator'
-    assert cfg.model.selfdis.encoder.global_pool is True
+    assert cfg.model.selfdis.encoder.pool_grid == 2
+    assert not cfg.model.selfdis.encoder.get('global_pool', False)
     assert cfg.model.selfdis.get('detach_pose_feature', True)
     assert cfg.model.selfdis.get('mix_ratio', 0.5) > 0
     assert any(e['type'] == 'DisentanglementMetric' for e in cfg.test_evaluator)
