@@ -76,6 +76,20 @@ def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator
     np.testing.assert_array_equal(out['inputs'][0].numpy(), expected)
 
 
+def test_self_policy_is_the_generators_reconstruction(tiny_synth, tiny_generator):
+    """appearance_policy='self': D_I([p(x), a(x)]), labels unchanged, the sample is its source."""
+    crops = synth_dataset(tiny_synth, crop_steps())
+    plain = synth_dataset(tiny_synth, _pipeline())[2]
+    out = synth_dataset(tiny_synth, _pipeline(tiny_generator, appearance_policy='self'))[2]
+    meta = out['data_samples'].metainfo
+    assert meta['mixed'] is True and meta['mix_source']['img_path'] == meta['img_path']
+    expected = mix_images(load_generator(tiny_generator), crops[2]['img'], crops[2]['img'])
+    np.testing.assert_array_equal(out['inputs'][0].numpy(), expected)
+    assert not torch.equal(out['inputs'], plain['inputs'])
+    np.testing.assert_array_equal(out['data_samples'].gt_instances.keypoints,
+                                  plain['data_samples'].gt_instances.keypoints)
+
+
 def test_fraction_follows_prob(tiny_synth, tiny_generator):
     ds = synth_dataset(tiny_synth, _pipeline(tiny_generator, prob=0.5))
     flags = [ds[i % len(ds)]['data_samples'].metainfo['mixed'] for i in range(60)]

@@ -75,8 +75,10 @@ class MixReconstruct(MixImageTransform):
             ``'uniform'`` (any other sample of the dataset), ``'other_pose'``
             (a sample whose ``pose_id`` — or image, when the dataset has no
             pose ids — differs, when there is one) or ``'pool'`` (a random
-            sample of ``appearance_pool``). Defaults to ``'other_pose'``, or
-            ``'pool'`` when ``appearance_pool`` is given.
+            sample of ``appearance_pool``) or ``'self'`` (the sample itself: the
+            generator's reconstruction ``D_I([p(x), a(x)])``, a control that
+            changes the image distribution but not the appearance). Defaults to
+            ``'other_pose'``, or ``'pool'`` when ``appearance_pool`` is given.
         appearance_pool (dict, optional): Config of a dataset of appearance
             sources (e.g. unlabeled images with boxes), built lazily from
             ``mmpose.registry.DATASETS`` with an empty pipeline. Defaults to
@@ -88,7 +90,7 @@ class MixReconstruct(MixImageTransform):
     """
 
     num_aux_image = 1
-    POLICIES = ('uniform', 'other_pose', 'pool')
+    POLICIES = ('uniform', 'other_pose', 'pool', 'self')
 
     def __init__(self,
                  checkpoint: str,
@@ -253,6 +255,13 @@ class MixReconstruct(MixImageTransform):
                 f'MixReconstruct: TopdownAffine crops {tuple(results["input_size"])} but the '
                 f'generator mixes {(w, h)} crops: set TopdownAffine(input_size=({w}, {h})) or use '
                 f'a generator trained at this size.')
+        from mmselfdis.apis import mix_images
+        if self.appearance_policy == 'self':
+            results['img'] = mix_images(self._generator, results['img'], results['img'])
+            results['mixed'] = True
+            results['mix_source'] = dict(img_id=results.get('img_id'),
+                                         img_path=results.get('img_path'), id=results.get('id'))
+            return results
         if self.appearance_policy == 'pool':
             source = self._get_pool()
         else:
@@ -275,7 +284,6 @@ class MixReconstruct(MixImageTransform):
                 f'MixReconstruct: pre_transform gives a {app["img"].shape} appearance crop for a '
                 f'{results["img"].shape} sample; make it repeat the pipeline up to TopdownAffine '
                 f'(same LoadImage/ToMonochrome and input_size).')
-        from mmselfdis.apis import mix_images
         results['img'] = mix_images(self._generator, results['img'], app['img'])
         results['mixed'] = True
         results['mix_source'] = dict(img_id=app.get('img_id'), img_path=app.get('img_path'),
