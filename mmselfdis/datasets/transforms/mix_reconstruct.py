@@ -257,6 +257,8 @@ class MixReconstruct(MixImageTransform):
                 f'a generator trained at this size.')
         from mmselfdis.apis import mix_images
         if self.appearance_policy == 'self':
+            if results.get('dataset') is not None:
+                self._check_dataset(results['dataset'])  # the keypoint layout
             results['img'] = mix_images(self._generator, results['img'], results['img'])
             results['mixed'] = True
             results['mix_source'] = dict(img_id=results.get('img_id'),
