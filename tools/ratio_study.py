@@ -12,7 +12,11 @@ Arms:
   (r = 0 is the plain baseline);
 * ``jitter``: the conventional arm, ``AppearanceJitter`` at the same budget;
 * ``jitter+r=<r>``: both, at ``--combined-ratio`` (default ``best``: the
-  r > 0 with the lowest val EPE).
+  r > 0 with the lowest val EPE);
+* ``recon_r=<r>`` (with ``--reconstruction-ratio r``): a control, the share r
+  of samples replaced by the generator's reconstruction of themselves
+  (``MixReconstruct(appearance_policy='self')``): the generator's pictures
+  without another appearance, to tell their effect from the mixing's.
 
 Without ``--generator`` the generator (``--generator-config``, default the
 self-disentanglement config of Table 4 row 3) is trained once first, on the
@@ -109,11 +113,14 @@ def ratio_name(r: float) -> str:
     return f'r={r:g}'
 
 
-def arm_list(ratios: Sequence[float], conventional: bool, combined: bool
-             ) -> List[dict]:
+def arm_list(ratios: Sequence[float], conventional: bool, combined: bool,
+             reconstruction: Optional[float] = None) -> List[dict]:
     """The arms of a study, in run order (combined last: its r depends on the others)."""
     arms = [dict(name=ratio_name(r), kind='ratio', ratio=float(r), jitter=False)
             for r in ratios]
+    if reconstruction is not None:
+        arms.append(dict(name=f'recon_{ratio_name(reconstruction)}', kind='reconstruction',
+                         ratio=float(reconstruction), jitter=False))
     if conventional:
         arms.append(dict(name='jitter', kind='conventional', ratio=0.0, jitter=True))
     if combined:
@@ -155,7 +162,7 @@ def _fmt(v: Optional[float], digits: int = 3) -> str:
 def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
                  ) -> Tuple[str, str]:
     """``results.csv`` and ``results.md`` text from the finished arms' metrics."""
-    order = {'ratio': 0, 'conventional': 1, 'combined': 2}
+    order = {'ratio': 0, 'reconstruction': 1, 'conventional': 2, 'combined': 3}
     arms = sorted(metrics.values(), key=lambda m: (order[m['kind']], m['ratio']))
     base = next((m for m in arms if m['kind'] == 'ratio' and m['ratio'] == 0), None)
 
@@ -220,6 +227,9 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
                 elif m['kind'] == 'combined':
                     ax.plot([m['ratio']], [m['splits'][split][key]], '*', ms=12, color=c,
                             label=f'jitter + mixing (r={m["ratio"]:g}), {split}')
+                elif m['kind'] == 'reconstruction':
+                    ax.plot([m['ratio']], [m['splits'][split][key]], 'x', ms=10, mew=2,
+                            color=c, label=f'reconstructions (r={m["ratio"]:g}), {split}')
         ax.set_xlabel('augmentation ratio r')
         ax.set_ylabel(label)
         ax.grid(alpha=.3)
@@ -291,6 +301,8 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str]):
     if arm['ratio'] > 0:
         steps.append(dict(type='MixReconstruct', checkpoint=generator, prob=arm['ratio'],
                           pre_transform=crop_pipeline(ds.pipeline), device='cpu'))
+        if arm['kind'] == 'reconstruction':
+            steps[-1]['appearance_policy'] = 'self'
     if arm['jitter']:
         steps.append(dict(type='AppearanceJitter'))
     if steps:
@@ -408,6 +420,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--combined-ratio', default='best',
                         help="r of the combined arm: a number, 'best' (lowest val EPE, "
                         "default; arms are then also evaluated on val) or 'middle'")
+    parser.add_argument('--reconstruction-ratio', type=float, metavar='R',
+                        help="add a control arm: the share R of samples replaced by the "
+                        "generator's reconstruction of themselves (no other appearance)")
     parser.add_argument('--seed', type=int, default=0, help='seed of every arm (default 0)')
     parser.add_argument('--epochs', type=int,
                         help="epochs of every pose arm (default: the preset's; the generator "
@@ -416,6 +431,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bad = [r for r in args.ratios if not 0 <= r <= 1]
     if bad:
         raise StudyError(f'--ratios must lie in [0, 1], got {bad}')
+    if args.reconstruction_ratio is not None and not 0 < args.reconstruction_ratio <= 1:
+        raise StudyError(f'--reconstruction-ratio must lie in (0, 1], got '
+                         f'{args.reconstruction_ratio}')
     if args.epochs is not None and args.epochs < 1:
         raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
     return args
@@ -456,14 +474,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not select_on_val:
         splits.pop('val')  # val only serves to pick the combined arm's r
 
-    needs_generator = any(r > 0 for r in args.ratios) or not args.no_combined
+    needs_generator = (any(r > 0 for r in args.ratios) or not args.no_combined
+                       or args.reconstruction_ratio is not None)
     generator = args.generator
     if generator is None and needs_generator:
         generator = ensure_generator(work_dir, args.generator_config, preset, data_root,
                                      args.seed)
     generator = osp.abspath(generator) if generator else None
 
-    arms = arm_list(args.ratios, not args.no_conventional, not args.no_combined)
+    arms = arm_list(args.ratios, not args.no_conventional, not args.no_combined,
+                    args.reconstruction_ratio)
     for i, arm in enumerate(arms):
         if arm['kind'] == 'combined':
             rc = pick_combined_ratio(read_arm_metrics(work_dir), args.combined_ratio)

@@ -28,20 +28,39 @@ def test_tables_and_plot_from_fabricated_metrics(tmp_path):
     _fabricated_metrics(w, 'r=0.25', 'ratio', 0.25, False, 9.0, 8.0)
     _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 8.0, 9.0)
     _fabricated_metrics(w, 'jitter', 'conventional', 0.0, True, 9.5, 9.5)
+    _fabricated_metrics(w, 'recon_r=0.25', 'reconstruction', 0.25, False, 9.9, 1.0)
     metrics = study.read_arm_metrics(w)
-    assert study.pick_combined_ratio(metrics, 'best') == 0.25  # lowest val EPE, not test
+    # lowest val EPE of the mixing arms, not test, and not the reconstruction control's
+    assert study.pick_combined_ratio(metrics, 'best') == 0.25
     assert study.pick_combined_ratio(metrics, 'middle') == 0.5
     assert study.pick_combined_ratio(metrics, '0.1') == 0.1
     _fabricated_metrics(w, 'jitter+r=0.25', 'combined', 0.25, True, 7.0, 7.0)
     study.write_reports(w, ['test', 'test_shift'], 'python tools/ratio_study.py X')
     rows = open(osp.join(w, 'results.csv')).read().splitlines()
-    assert len(rows) == 1 + 5 * 3
+    assert len(rows) == 1 + 6 * 3
     assert 'r=0.5,ratio,0.5,0,test_shift,12.0,0.4,0.3,-20.0' in rows[1 + 2 * 3 + 2]
+    assert rows[1 + 3 * 3].startswith('recon_r=0.25,reconstruction,0.25,0,')  # after the ratios
     md = open(osp.join(w, 'results.md')).read()
+    assert '| recon_r=0.25 | 0.25 | no | 9.900 |' in md
     assert '| r=0.5 | 0.5 | no | 8.000 | 0.600 | 12.000 | 0.400 | -20.0 % |' in md
     assert '| jitter+r=0.25 | 0.25 | yes |' in md
     assert open(osp.join(w, 'results.png'), 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
     assert not [f for f in os.listdir(w) if '.tmp-' in f]
+
+
+def test_reconstruction_arm_config(tmp_path):
+    """--reconstruction-ratio adds one arm: MixReconstruct with appearance_policy='self'."""
+    from mmengine.config import Config
+    study = load_tool('ratio_study')
+    arms = study.arm_list([0, 0.5], True, False, reconstruction=0.25)
+    assert [a['name'] for a in arms] == ['r=0', 'r=0.5', 'recon_r=0.25', 'jitter']
+    cfg = study.make_arm_config(Config.fromfile(STUDY_CFG), arms[2], '/gen.pth')
+    steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'MixReconstruct']
+    assert len(steps) == 1 and steps[0]['appearance_policy'] == 'self'
+    assert steps[0]['prob'] == 0.25
+    mix = study.make_arm_config(Config.fromfile(STUDY_CFG), arms[1], '/gen.pth')
+    step = next(t for t in mix.train_dataloader.dataset.pipeline if t['type'] == 'MixReconstruct')
+    assert 'appearance_policy' not in step  # the default: another pose's appearance
 
 
 def test_progress_tables_are_marked_incomplete_and_replaced_at_the_end(tmp_path):
@@ -79,6 +98,9 @@ def test_bad_ratio_is_refused(tmp_path):
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--epochs', '0',
                     check=False)
     assert proc.returncode == 2 and '--epochs must be >= 1' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
+                    '--reconstruction-ratio', '0', check=False)
+    assert proc.returncode == 2 and '--reconstruction-ratio must lie in (0, 1]' in proc.stderr
     assert not os.listdir(tmp_path)  # refused before anything was written
 
 
