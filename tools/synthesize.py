@@ -40,7 +40,8 @@ import numpy as np  # noqa: E402
 
 import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint loading)
 from mmselfdis.apis import RANDOM_TRANSFORMS, crop_pipeline  # noqa: E402
-from mmselfdis.datasets.synthhands import recover_interrupted_writes  # noqa: E402
+from mmselfdis.datasets.synthhands import (  # noqa: E402
+    move_into_place, recover_interrupted_writes, remove_replaced, writer_sibling)
 from mmselfdis.utils import ConfigError, check_custom_imports, run_cli  # noqa: E402
 
 CHUNK = 64
@@ -196,16 +197,6 @@ class _Writer:
         self.annotations.append(ann)
 
 
-def _replace_dir(tmp: str, out: str) -> None:
-    if osp.exists(out):
-        old = osp.join(osp.dirname(out) or '.', f'.{osp.basename(out)}.old-{os.getpid()}')
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old)
-    else:
-        os.rename(tmp, out)
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     out = osp.abspath(args.out_dir.rstrip('/'))
@@ -234,7 +225,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                                        args.seed)
 
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)
-    tmp = osp.join(osp.dirname(out), f'.{osp.basename(out)}.tmp-{os.getpid()}')
+    tmp = writer_sibling(out, 'tmp')
     if osp.exists(tmp):
         shutil.rmtree(tmp)
     os.makedirs(osp.join(tmp, 'annotations'))
@@ -269,7 +260,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             categories=categories(dataset.metainfo))
         with open(osp.join(tmp, 'annotations', 'train.json'), 'w') as f:
             json.dump(coco, f)
-        _replace_dir(tmp, out)
+        old = move_into_place(tmp, out)
+        if old is not None:  # the replaced OUT_DIR (--force)
+            remove_replaced(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

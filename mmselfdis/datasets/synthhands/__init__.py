@@ -17,11 +17,12 @@ from .appearance import FAMILIES, HELD_OUT_FAMILIES, families_of, sample_appeara
 from .hand_model import KEYPOINT_NAMES, SKELETON
 from .poses import POSE_TEMPLATES, sample_pose
 from .render import PoseRender, render, render_geometries, render_geometry, shade, shade_batch
-from .writer import SPLITS, recover_interrupted_writes, write_dataset
+from .writer import (SPLITS, move_into_place, recover_interrupted_writes, remove_replaced,
+                     write_dataset, writer_sibling)
 
 __all__ = [
     'FAMILIES', 'HELD_OUT_FAMILIES', 'KEYPOINT_NAMES', 'POSE_TEMPLATES', 'SKELETON', 'SPLITS',
-    'PoseRender', 'families_of', 'recover_interrupted_writes', 'render', 'render_geometries',
-    'render_geometry', 'sample_appearance', 'sample_pose', 'shade', 'shade_batch',
-    'write_dataset'
+    'PoseRender', 'families_of', 'move_into_place', 'recover_interrupted_writes',
+    'remove_replaced', 'render', 'render_geometries', 'render_geometry', 'sample_appearance',
+    'sample_pose', 'shade', 'shade_batch', 'write_dataset', 'writer_sibling'
 ]

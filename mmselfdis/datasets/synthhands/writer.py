@@ -33,7 +33,7 @@ from .render import DEFAULT_SUPERSAMPLE, render_geometries, shade_batch
 
 __all__ = ['SPLITS', 'SYNTHHANDS_VERSION', 'DatasetExistsError', 'plan_splits', 'pose_rng',
            'appearance_rng', 'categories', 'image_path', 'png_params', 'write_dataset',
-           'recover_interrupted_writes']
+           'recover_interrupted_writes', 'writer_sibling', 'move_into_place', 'remove_replaced']
 
 SPLITS: Tuple[str, ...] = ('train', 'val', 'test', 'test_shift')
 """Split names; ``test_shift`` uses only :data:`.appearance.HELD_OUT_FAMILIES`."""
@@ -183,6 +183,17 @@ def _pid_running(pid: int) -> bool:
     return True
 
 
+def writer_sibling(out_dir: str, kind: str) -> str:
+    """The hidden sibling ``.NAME.<kind>-PID`` of ``out_dir`` that this process uses.
+
+    ``kind`` is ``'tmp'`` (the directory a writer fills) or ``'old'`` (where
+    :func:`move_into_place` moves a replaced ``out_dir``); these are the
+    names :func:`recover_interrupted_writes` looks for.
+    """
+    out_dir = osp.abspath(out_dir.rstrip('/') or '/')
+    return osp.join(osp.dirname(out_dir), f'.{osp.basename(out_dir)}.{kind}-{os.getpid()}')
+
+
 def _dead_siblings(out_dir: str, kind: str) -> List[str]:
     """Paths of the ``.NAME.<kind>-PID`` directories next to ``out_dir`` whose PID has exited."""
     parent, name = osp.split(out_dir)
@@ -255,7 +266,7 @@ def _prepare_output(out_dir: str, force: bool) -> str:
         raise DatasetExistsError(
             f'{out_dir} already exists; pass --force to overwrite it (or choose another OUT_DIR)')
     parent = osp.dirname(out_dir)
-    tmp = osp.join(parent, f'.{osp.basename(out_dir)}.tmp-{os.getpid()}')
+    tmp = writer_sibling(out_dir, 'tmp')
     try:
         os.makedirs(parent, exist_ok=True)
         if osp.lexists(tmp):
@@ -268,18 +279,24 @@ def _prepare_output(out_dir: str, force: bool) -> str:
     return tmp
 
 
-def _finish_output(tmp: str, out_dir: str) -> Optional[str]:
-    """Move the finished dataset into place; return the moved-aside old one (to delete), if any."""
+def move_into_place(tmp: str, out_dir: str) -> Optional[str]:
+    """Move the finished ``tmp`` to ``out_dir``; return the moved-aside old one (to delete).
+
+    An existing ``out_dir`` is first renamed to ``writer_sibling(out_dir,
+    'old')``, so at no moment is the user's data only half there; delete the
+    returned path with :func:`remove_replaced`.
+    """
     out_dir = osp.abspath(out_dir)
     old = None
     if osp.lexists(out_dir):
-        old = osp.join(osp.dirname(out_dir), f'.{osp.basename(out_dir)}.old-{os.getpid()}')
+        old = writer_sibling(out_dir, 'old')
         os.rename(out_dir, old)
     os.rename(tmp, out_dir)
     return old
 
 
-def _remove(path: str) -> None:
+def remove_replaced(path: str) -> None:
+    """Delete what :func:`move_into_place` moved aside (a directory, file or link)."""
     if osp.isdir(path) and not osp.islink(path):
         shutil.rmtree(path)
     else:
@@ -361,13 +378,13 @@ def write_dataset(out_dir: str,
                     os.makedirs(osp.join(tmp, 'images', split, f'{shard:04d}'))
         counts = _render_all(tmp, plan, appearances, seed, size, rgb, workers, png_compression,
                              progress)
-        old = _finish_output(tmp, out_dir)
+        old = move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - start_time
     if old is not None:  # the replaced dataset (--force); not part of the rendering time
-        _remove(old)
+        remove_replaced(old)
     return {
         'images': sum(counts.values()),
         'poses': num_poses,
