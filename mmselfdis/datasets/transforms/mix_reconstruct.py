@@ -256,13 +256,22 @@ class MixReconstruct(MixImageTransform):
                 f'generator mixes {(w, h)} crops: set TopdownAffine(input_size=({w}, {h})) or use '
                 f'a generator trained at this size.')
         from mmselfdis.apis import mix_images
+        app = self._appearance_source(results)
+        results['img'] = mix_images(self._generator, results['img'], app['img'])
+        results['mixed'] = True
+        results['mix_source'] = dict(img_id=app.get('img_id'), img_path=app.get('img_path'),
+                                     id=app.get('id'))
+        return results
+
+    def _appearance_source(self, results: Dict) -> Dict:
+        """The appearance source's crop (``img``, ``img_id``, ``img_path``, ``id``).
+
+        ``'self'``: the sample itself. Otherwise a sample drawn by the policy
+        and cropped by ``pre_transform`` like the current one.
+        """
         if self.appearance_policy == 'self':
             if results.get('dataset') is not None:
                 self._check_dataset(results['dataset'])  # the keypoint layout
-            results['img'] = mix_images(self._generator, results['img'], results['img'])
-            results['mixed'] = True
-            results['mix_source'] = dict(img_id=results.get('img_id'),
-                                         img_path=results.get('img_path'), id=results.get('id'))
             return results
         if self.appearance_policy == 'pool':
             source = self._get_pool()
@@ -286,11 +295,7 @@ class MixReconstruct(MixImageTransform):
                 f'MixReconstruct: pre_transform gives a {app["img"].shape} appearance crop for a '
                 f'{results["img"].shape} sample; make it repeat the pipeline up to TopdownAffine '
                 f'(same LoadImage/ToMonochrome and input_size).')
-        results['img'] = mix_images(self._generator, results['img'], app['img'])
-        results['mixed'] = True
-        results['mix_source'] = dict(img_id=app.get('img_id'), img_path=app.get('img_path'),
-                                     id=app.get('id'))
-        return results
+        return app
 
     def __repr__(self) -> str:
         """print the basic information of the transform.

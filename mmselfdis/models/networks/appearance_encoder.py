@@ -74,8 +74,7 @@ class AppearanceEncoder(nn.Module):
         if global_pool and pool_grid not in (None, 1):
             raise ValueError(f'global_pool=True is pool_grid=1; it contradicts pool_grid='
                              f'{pool_grid}: set only one of them')
-        self.global_pool = bool(global_pool) or pool_grid == 1
-        self.pool_grid = 1 if self.global_pool else pool_grid
+        self.pool_grid = 1 if global_pool else pool_grid  # None: the paper's spatial code
         blocks = []
         channels = in_channels
         for i in range(max(num_downsamples, 1)):
