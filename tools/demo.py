@@ -33,7 +33,7 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, ensure_synthhands, micro_options, run_logged,
-                                   set_data_root, sha16)
+                                   set_data_root, sha16, train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
 
@@ -116,10 +116,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if osp.isfile(ckpt):
         print(f'  trained earlier: {osp.relpath(ckpt)}', flush=True)
     else:
-        run_logged([sys.executable, 'tools/train.py', cfg_path, '--work-dir',
-                    osp.join(work_dir, 'train'), '--resume', '--cfg-options',
-                    f'randomness.seed={args.seed}'], osp.join(work_dir, 'train.log'),
-                   echo='Epoch(')
+        train_run(cfg_path, osp.join(work_dir, 'train'), args.seed,
+                  osp.join(work_dir, 'train.log'), echo='Epoch(')
     t_train = time.time()
 
     _stage(3, 'measuring: pose metrics and DisentanglementMetric on the test split')

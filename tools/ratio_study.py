@@ -41,7 +41,6 @@ import datetime
 import glob
 import io
 import json
-import math
 import os
 import os.path as osp
 import sys
@@ -53,7 +52,7 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
-                                   evaluate_splits, micro_options, remove_files,
+                                   evaluate_splits, fmt_cell, micro_options, remove_files,
                                    remove_stale_tables, set_data_root, sha16, train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 
@@ -155,10 +154,6 @@ def pick_combined_ratio(metrics: Dict[str, dict], choice: str) -> float:
     return min(pool, key=key)['ratio']
 
 
-def _fmt(v: Optional[float], digits: int = 3) -> str:
-    return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.{digits}f}'
-
-
 def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
                  ) -> Tuple[str, str]:
     """``results.csv`` and ``results.md`` text from the finished arms' metrics."""
@@ -192,7 +187,7 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
         row = [m['arm'], f'{m["ratio"]:g}', 'yes' if m['jitter'] else 'no']
         for s in report_splits:
             v = m['splits'].get(s, {})
-            row += [_fmt(v.get('EPE')), _fmt(v.get('PCK'))]
+            row += [fmt_cell(v.get('EPE')), fmt_cell(v.get('PCK'))]
         if report_splits:
             change = rel(m, report_splits[-1])
             row.append('–' if change is None else f'{change:+.1f} %')
@@ -457,7 +452,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     manifest = dict(config=osp.abspath(args.config), config_sha=sha16(base_cfg.pretty_text),
                     preset=args.preset, seed=args.seed,
                     generator=osp.abspath(args.generator) if args.generator else 'trained',
-                    epochs=args.epochs, created=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                    epochs=args.epochs,
+                    created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
         [osp.relpath(args.config, REPO)] + (sys.argv[2:] if argv is None else list(argv)[1:]))

@@ -43,7 +43,6 @@ import csv
 import datetime
 import io
 import json
-import math
 import os
 import os.path as osp
 import sys
@@ -55,7 +54,7 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, dump_run, ensure_synthhands, evaluate_splits,
-                                   micro_options, remove_files, remove_stale_tables,
+                                   fmt_cell, micro_options, remove_files, remove_stale_tables,
                                    set_data_root, set_heatmap_size, sha16, train_run)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
@@ -165,10 +164,6 @@ def read_rows(work_dir: str) -> Dict[int, dict]:
     return out
 
 
-def _fmt(v: Optional[float], digits: int = 3) -> str:
-    return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.{digits}f}'
-
-
 def improvement(metrics: Dict[int, dict], rid: int, split: str) -> Optional[float]:
     """Relative EPE improvement of row ``rid`` over row 1 in percent (positive: better)."""
     if 1 not in metrics or rid not in metrics:
@@ -202,9 +197,9 @@ def build_tables(metrics: Dict[int, dict]) -> tuple:
         cells = [str(rid), name, str(m['total_epochs'])]
         for split in SPLITS:
             imp = improvement(metrics, rid, split)
-            cells += [_fmt(m['splits'][split]['EPE']),
+            cells += [fmt_cell(m['splits'][split]['EPE']),
                       '–' if rid == 1 or imp is None else f'{imp:+.2f} %']
-        cells += [_fmt(m['splits'][s].get('PCK')) for s in SPLITS]
+        cells += [fmt_cell(m['splits'][s].get('PCK')) for s in SPLITS]
         cells += [f'{paper:.3f}', '–' if rid == 1 else f'{paper_imp:+.2f} %']
         lines.append('| ' + ' | '.join(cells) + ' |')
     return buf.getvalue(), '\n'.join(lines) + '\n'

@@ -9,6 +9,7 @@ synthetic data set is rendered once.
 """
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -21,7 +22,7 @@ __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
     'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
     'remove_files', 'remove_stale_tables', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS',
-    'micro_options', 'dump_run', 'train_run', 'evaluate_splits'
+    'micro_options', 'dump_run', 'train_run', 'evaluate_splits', 'fmt_cell'
 ]
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -54,6 +55,11 @@ def micro_options(deconv_out_channels: Sequence[int]) -> dict:
         'model.head.deconv_out_channels': tuple(deconv_out_channels),
         'default_hooks.logger.interval': 1,
     }
+
+
+def fmt_cell(v: Optional[float], digits: int = 3) -> str:
+    """A table cell: ``v`` with ``digits`` decimals, ``–`` for a missing or NaN value."""
+    return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.{digits}f}'
 
 
 class StudyError(ConfigError):
