@@ -116,8 +116,8 @@ def test_retrieve_tool_size_and_query_range(tmp_path, synth_root, t43_ckpt):
     # scale 1: two rows (pose code, appearance code) of the query and 3 neighbours shrink
     assert shape(3, 1) == (h - 2 * 64, w - 4 * 64, 3)
     # the test split of 4 poses x 2 appearances: indices 0..7; a user error exits with code 2
-    proc = run_tool('tools/retrieve.py', T43, t43_ckpt, '--query', 99, '--out', out,
-                    *_synth_options(synth_root), check=False)
+    proc = run_tool('tools/retrieve.py', T43, t43_ckpt, '--query', 99, '--out',
+                    tmp_path / 'retrieval.png', *_synth_options(synth_root), check=False)
     assert proc.returncode == 2, proc.stderr
     assert 'error: --query 99 is out of range' in proc.stderr and '0..7' in proc.stderr
 
