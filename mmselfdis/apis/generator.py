@@ -70,19 +70,22 @@ def load_generator(checkpoint: Union[str, os.PathLike],
             f'generator trained with self-disentanglement (type=\'SelfDisPoseEstimator\', e.g. '
             f'configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py).')
     model.requires_grad_(False)
-    num_kpts = (getattr(model, 'dataset_meta', None) or {}).get('num_keypoints')
-    if num_kpts is None:
-        num_kpts = getattr(getattr(model, 'head', None), 'out_channels', None)
-    model._generator_num_keypoints = int(num_kpts) if num_kpts is not None else None
     return model
 
 
 def generator_info(generator: nn.Module) -> GeneratorInfo:
-    """Keypoint count, crop size ``(w, h)`` and channels a generator expects."""
+    """Keypoint count, crop size ``(w, h)`` and channels a generator expects.
+
+    The keypoint count is that of the checkpoint's ``dataset_meta`` (set by
+    :func:`~mmselfdis.utils.load_model`), else the pose head's output channels.
+    """
+    num_kpts = (getattr(generator, 'dataset_meta', None) or {}).get('num_keypoints')
+    if num_kpts is None:
+        num_kpts = getattr(getattr(generator, 'head', None), 'out_channels', None)
     head = generator.selfdis
     w, h = head.input_size
-    return GeneratorInfo(getattr(generator, '_generator_num_keypoints', None),
-                         (int(w), int(h)), int(head.image_channels))
+    return GeneratorInfo(None if num_kpts is None else int(num_kpts), (int(w), int(h)),
+                         int(head.image_channels))
 
 
 def set_worker_threads() -> None:
