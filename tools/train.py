@@ -20,6 +20,15 @@ from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 from mmselfdis.utils import check_custom_imports, run_cli, setup_launcher  # noqa: E402
 
 
+#: What --amp turns each optim wrapper type into.
+AMP_OPTIM_WRAPPERS = {
+    'OptimWrapper': 'AmpOptimWrapper',
+    'AmpOptimWrapper': 'AmpOptimWrapper',
+    'NonFiniteLossOptimWrapper': 'NonFiniteLossAmpOptimWrapper',
+    'NonFiniteLossAmpOptimWrapper': 'NonFiniteLossAmpOptimWrapper',
+}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a pose model')
     parser.add_argument('config', help='train config file path')
@@ -65,13 +74,14 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        from mmengine.optim import AmpOptimWrapper, OptimWrapper
-        optim_wrapper = cfg.optim_wrapper.get('type', OptimWrapper)
-        if optim_wrapper not in (OptimWrapper, AmpOptimWrapper, 'OptimWrapper',
-                                 'AmpOptimWrapper'):
-            raise ValueError(f'--amp supports OptimWrapper configs only, got {optim_wrapper!r}; '
-                             f'set optim_wrapper.type="AmpOptimWrapper" in the config instead.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        name = optim_wrapper if isinstance(optim_wrapper, str) else optim_wrapper.__name__
+        amp = AMP_OPTIM_WRAPPERS.get(name.split('.')[-1])
+        if amp is None:
+            raise ValueError(f'--amp supports {", ".join(sorted(AMP_OPTIM_WRAPPERS))} configs '
+                             f'only, got {optim_wrapper!r}; set optim_wrapper.type to an AMP '
+                             f'wrapper in the config instead.')
+        cfg.optim_wrapper.type = amp
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':

@@ -17,7 +17,9 @@ param_scheduler = [
     dict(type='LinearLR', begin=0, end=5, start_factor=0.1, by_epoch=False),
     dict(type='MultiStepLR', begin=0, end=20, milestones=[15], gamma=0.1, by_epoch=True),
 ]
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+# NonFiniteLossOptimWrapper: a NaN/Inf loss stops the run with its name before any
+# parameter is updated with it (action='skip' skips such steps instead).
+optim_wrapper = dict(type='NonFiniteLossOptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
@@ -65,10 +67,8 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # ExactResumeHook: a resumed run (also from a mid-epoch checkpoint) continues
-# exactly as an uninterrupted one. NonFiniteLossHook: a NaN/Inf loss stops the
-# run with its name before any parameter is updated with it.
+# exactly as an uninterrupted one.
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='ExactResumeHook'),
-    dict(type='NonFiniteLossHook'),
 ]

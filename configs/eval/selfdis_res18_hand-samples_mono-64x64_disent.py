@@ -13,7 +13,6 @@ test_evaluator = [
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='ExactResumeHook'),
-    dict(type='NonFiniteLossHook'),
     dict(type='DisentanglementMetricHook'),  # hands the model to DisentanglementMetric
     dict(type='SwapGridHook', interval=10, num_pose=4, num_appearance=4),
 ]

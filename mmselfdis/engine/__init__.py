@@ -1,4 +1,7 @@
-from .hooks import ExactResumeHook, NonFiniteLossError, NonFiniteLossHook
+from .hooks import ExactResumeHook, NonFiniteLossHook
 from .hooks import SwapGridHook  # noqa: F401
+from .optim_wrappers import (NonFiniteLossAmpOptimWrapper, NonFiniteLossError,
+                             NonFiniteLossOptimWrapper)
 
-__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossError']
+__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook', 'NonFiniteLossOptimWrapper',
+           'NonFiniteLossAmpOptimWrapper', 'NonFiniteLossError']

@@ -1,4 +1,4 @@
-"""Numerical pieces of the disentanglement metrics (no model, no MMEngine).
+"""Numerical pieces of the disentanglement metrics (no model; keypoint errors are MMPose's).
 
 * :func:`psnr` / :func:`ssim` / :func:`mean_abs_error`: image agreement of a
   mix with its true render;
@@ -12,6 +12,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmpose.evaluation.functional import keypoint_epe
 from torch import Tensor
 
 __all__ = ['mean_abs_error', 'psnr', 'ssim', 'retrieval_recall', 'similarity', 'nearest',
@@ -138,13 +139,13 @@ def retrieval_recall(queries: Tensor, gallery: Tensor, targets: Tensor,
 
 
 def keypoint_error(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
-    """Mean Euclidean distance over the keypoints where ``mask`` is true.
+    """MMPose's ``keypoint_epe`` (mean Euclidean distance over the keypoints where
+    ``mask`` is true), but NaN instead of 0 when no keypoint is labelled.
 
     Note:
         - pred, gt: ``(N, K, 2)``; mask: ``(N, K)``
     """
-    d = np.linalg.norm(pred - gt, axis=-1)
-    return float(d[mask].mean()) if mask.any() else float('nan')
+    return float(keypoint_epe(pred, gt, mask)) if mask.any() else float('nan')
 
 
 def _ridge_fit_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray,

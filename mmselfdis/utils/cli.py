@@ -91,7 +91,7 @@ def check_custom_imports(cfg: Config, filename: str = 'the config') -> None:
     if any(i == PLUGIN or i.startswith(PLUGIN + '.') for i in imports):
         return
     plugin_types = set(_plugin_types())
-    used = sorted({t.split('.')[-1] for t in iter_types(cfg._cfg_dict.to_dict())} & plugin_types)
+    used = sorted({t.split('.')[-1] for t in iter_types(cfg.to_dict())} & plugin_types)
     if used:
         raise ConfigError(
             f'{filename} uses mmselfdis components ({", ".join(used)}) but does not import the '

@@ -8,13 +8,14 @@ dir remembers which study it holds and refuses another one, and the
 synthetic data set is rendered once.
 """
 import hashlib
-import json
 import math
 import os
 import os.path as osp
 import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
+
+import mmengine
 
 from .cli import ConfigError
 
@@ -94,8 +95,7 @@ def check_manifest(work_dir: str, manifest: dict, keys: Sequence[str]) -> None:
     """
     path = osp.join(work_dir, 'study.json')
     if osp.isfile(path):
-        with open(path) as f:
-            old = json.load(f)
+        old = mmengine.load(path)
         for key in keys:
             if old.get(key) != manifest.get(key):
                 raise StudyError(
@@ -104,7 +104,7 @@ def check_manifest(work_dir: str, manifest: dict, keys: Sequence[str]) -> None:
                     f'another --work-dir (or delete that directory yourself).')
         return
     os.makedirs(work_dir, exist_ok=True)
-    atomic_write(path, json.dumps(manifest, indent=2))
+    atomic_write(path, mmengine.dump(manifest, file_format='json', indent=2))
 
 
 def run_logged(cmd: List[str], log: str, env: Optional[dict] = None,
@@ -155,16 +155,12 @@ def _short_log_line(line: str) -> str:
 
 
 def apply_options(cfg, options: dict) -> None:
-    """Set dotted keys (``a.b.c``) in an MMEngine config."""
-    from mmengine.config import ConfigDict
-    for key, value in options.items():
-        node = cfg
-        parts = key.split('.')
-        for p in parts[:-1]:
-            if p not in node or node[p] is None:
-                node[p] = ConfigDict()
-            node = node[p]
-        node[parts[-1]] = value
+    """Set dotted keys (``a.b.c``) in an MMEngine config: ``cfg.merge_from_dict(options)``.
+
+    As ``--cfg-options`` does: values replace what is there (tuples and lists too), dict
+    values merge into it.
+    """
+    cfg.merge_from_dict(options)
 
 
 def inner_dataset(dataset_cfg):
@@ -242,8 +238,7 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     if osp.isfile(marker):
         made = osp.join(root, 'render.json')
         if osp.isfile(made):
-            with open(made) as f:
-                have = json.load(f)
+            have = mmengine.load(made)
             if have != want:
                 raise StudyError(f'{root} holds a SynthHands set rendered with {have}, this '
                                  f'study needs {want}; use another --work-dir or --data-root')
@@ -259,7 +254,7 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
         if proc.returncode != 0:
             raise RuntimeError(f'rendering the SynthHands set into {root} failed '
                                f'(exit {proc.returncode})')
-    atomic_write(osp.join(root, 'render.json'), json.dumps(want))
+    atomic_write(osp.join(root, 'render.json'), mmengine.dump(want, file_format='json'))
     return root
 
 
@@ -312,7 +307,6 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
                         f'test_dataloader.dataset.ann_file={ann_file}'],
                        osp.join(out_dir, f'test_{split}.log'))
             os.replace(tmp, out)
-        with open(out) as f:
-            m = json.load(f)
+        m = mmengine.load(out)
         results[split] = {k: float(m[k]) for k in keys if k in m}
     return results

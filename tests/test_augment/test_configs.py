@@ -10,20 +10,57 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 from tests.conftest import REPO
 
-CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'augment', '*.py')))
+BASE = osp.join(REPO, 'configs', 'selfdis', 't4-1_baseline_unet_synthhands-mono-64x64.py')
+AUG = osp.join(REPO, 'configs', 'augment')
+ARMS = ('mixreconstruct', 'batchmix', 'jitter', 'ratio-study', 'synthesized')
+SHARED = ('val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator',
+          'optim_wrapper', 'param_scheduler', 'train_cfg')
 
 
-def test_there_are_configs():
-    names = {osp.basename(c) for c in CONFIGS}
-    assert {'mixreconstruct_unet_synthhands-mono-64x64.py',
-            'batchmix_unet_synthhands-mono-64x64.py', 'jitter_unet_synthhands-mono-64x64.py',
-            'ratio-study_unet_synthhands-mono-64x64.py'} <= names
+def _arm(name):
+    return Config.fromfile(osp.join(AUG, f'{name}_unet_synthhands-mono-64x64.py'))
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_imports_the_plugin(path):
-    cfg = Config.fromfile(path)
+def test_every_config_is_an_arm():
+    assert sorted(osp.basename(c) for c in glob.glob(osp.join(AUG, '*.py'))) == sorted(
+        f'{name}_unet_synthhands-mono-64x64.py' for name in ARMS)
+
+
+@pytest.mark.parametrize('name', ARMS)
+def test_arm_is_table4_row1_with_other_training_images(name):
+    """Every arm trains the model of Table 4 row (1) with its budget and evaluation;
+    only what it exists for differs: the images it trains on."""
+    cfg, base = _arm(name), Config.fromfile(BASE)
     assert cfg.custom_imports == dict(imports=['mmselfdis'], allow_failed_imports=False)
+    model, base_model = cfg.model.to_dict(), base.model.to_dict()
+    augments = model['data_preprocessor'].pop('batch_augments', None)
+    assert model == base_model
+    for key in SHARED:
+        assert cfg.get(key) == base.get(key), key
+    steps = cfg.train_dataloader.dataset.pipeline
+    base_steps = base.train_dataloader.dataset.pipeline
+    crop = base_steps[:[s.type for s in base_steps].index('TopdownAffine') + 1]
+
+    if name == 'batchmix':  # mixing on the device; mean/std undo this preprocessor's
+        pre = cfg.model.data_preprocessor
+        assert [a['type'] for a in augments] == ['BatchMixReconstruct']
+        assert (augments[0]['mean'], augments[0]['std']) == (pre.mean, pre.std)
+    else:
+        assert augments is None
+    if name == 'mixreconstruct':  # mixed right after the crop; sources cropped alike
+        mix = steps[len(crop)]
+        assert mix.type == 'MixReconstruct' and mix.pre_transform == crop
+        assert steps[:len(crop)] == crop
+        assert [s.type for s in steps[len(crop) + 1:]] == [s.type for s in base_steps[len(crop):]]
+    elif name == 'jitter':  # conventional appearance augmentation right after the crop
+        assert steps == crop + [dict(type='AppearanceJitter')] + base_steps[len(crop):]
+    elif name == 'synthesized':  # offline mixed crops: the crop is the box
+        assert [s.type for s in steps] == [s.type for s in base_steps]
+        assert [s for s in steps if s.type == 'GetBBoxCenterScale'][0].padding == 1.0
+        assert cfg.train_dataloader.dataset.data_root != base.train_dataloader.dataset.data_root
+    else:  # batchmix, ratio-study: the base's images
+        assert steps == base_steps
+        assert cfg.train_dataloader.dataset.data_root == base.train_dataloader.dataset.data_root
 
 
 def test_mixreconstruct_config_builds_and_marks(tiny_synth, tiny_generator):

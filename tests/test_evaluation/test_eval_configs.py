@@ -4,8 +4,9 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from mmpose.registry import HOOKS, METRICS
+from mmpose.registry import HOOKS, METRICS, MODELS
 from tests.conftest import REPO
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'eval', '*.py')))
@@ -17,8 +18,19 @@ def _base_of(path: str) -> str:
     return osp.join(REPO, 'configs', 'selfdis', name)
 
 
-def test_there_are_eval_configs():
-    assert len(CONFIGS) >= 4
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_eval_config_model_can_mix(path):
+    """The metric judges the model's own mixes: the config must build a model that mixes."""
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    model = MODELS.build(cfg.model)
+    assert callable(getattr(model, 'mix', None)) and model.selfdis is not None
+
+
+def test_every_selfdis_config_with_an_eval_variant_exists():
+    assert CONFIGS, 'configs/eval holds no config'
+    missing = [osp.basename(p) for p in CONFIGS if not osp.isfile(_base_of(p))]
+    assert not missing, f'eval configs without their configs/selfdis base: {missing}'
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

@@ -12,7 +12,7 @@ from mmengine.visualization import Visualizer
 
 from mmselfdis.engine.hooks import SwapGridHook
 from mmselfdis.utils import ConfigError
-from mmselfdis.visualization import draw_retrieval, draw_swap_grid, swap_grid
+from mmselfdis.visualization import draw_swap_grid, swap_grid
 from tests.conftest import REPO, run_tool
 from tests.test_evaluation._helpers import (make_synthhands, onehand_dataset, synth_dataset,
                                             tiny_model)
@@ -101,16 +101,23 @@ def test_swap_grid_tool_on_real_samples_and_errors(tmp_path, samples_dir):
 
 
 def test_retrieve_tool_size_and_query_range(tmp_path, synth_root, t43_ckpt):
-    out = tmp_path / 'retrieval.png'
     tool = _tool('retrieve')
-    tool.main([T43, t43_ckpt, '--query', '2', '--k', '3', '--out', str(out),
-               *_synth_options(synth_root)])
-    img = np.zeros((64, 64, 3), np.uint8)
-    rows = [('a', np.stack([img] * 3), ['c'] * 3), ('b', np.stack([img] * 3), ['c'] * 3)]
-    assert cv2.imread(str(out)).shape == draw_retrieval(img, rows, 2, title='t').shape
+
+    def shape(k, scale):
+        out = tmp_path / f'retrieval_{k}_{scale}.png'
+        tool.main([T43, t43_ckpt, '--query', '2', '--k', str(k), '--scale', str(scale),
+                   '--out', str(out), *_synth_options(synth_root)])
+        return cv2.imread(str(out)).shape
+
+    h, w, c = shape(3, 2)
+    assert c == 3
+    # one more neighbour: one more 64x64 crop (x2) and its gap of 4 pixels in each row
+    assert shape(4, 2) == (h, w + 64 * 2 + 4, 3)
+    # scale 1: two rows (pose code, appearance code) of the query and 3 neighbours shrink
+    assert shape(3, 1) == (h - 2 * 64, w - 4 * 64, 3)
     # the test split of 4 poses x 2 appearances: indices 0..7; a user error exits with code 2
-    proc = run_tool('tools/retrieve.py', T43, t43_ckpt, '--query', 99, '--out', out,
-                    *_synth_options(synth_root), check=False)
+    proc = run_tool('tools/retrieve.py', T43, t43_ckpt, '--query', 99, '--out',
+                    tmp_path / 'retrieval.png', *_synth_options(synth_root), check=False)
     assert proc.returncode == 2, proc.stderr
     assert 'error: --query 99 is out of range' in proc.stderr and '0..7' in proc.stderr
 

@@ -1,0 +1,33 @@
+"""Study bookkeeping: config overrides and the manifest of a work dir."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmselfdis.utils.study import StudyError, apply_options, check_manifest, micro_options
+from tests.conftest import REPO
+
+T41 = osp.join(REPO, 'configs', 'selfdis', 't4-1_baseline_unet_synthhands-mono-64x64.py')
+
+
+def test_apply_options_sets_dotted_keys_like_cfg_options():
+    cfg = Config.fromfile(T41)
+    before = cfg.model.head.to_dict()
+    apply_options(cfg, {**micro_options((8, 4)), 'default_hooks.checkpoint.save_best': None,
+                        'train_cfg.max_epochs': 1})
+    assert cfg.model.head.deconv_out_channels == (8, 4)  # a tuple replaces the base's
+    assert cfg.model.head.in_channels == 32 and cfg.model.backbone.base_channels == 4
+    assert cfg.train_dataloader.num_workers == 0 and not cfg.val_dataloader.persistent_workers
+    assert cfg.default_hooks.checkpoint.save_best is None and cfg.train_cfg.max_epochs == 1
+    # everything not named is left as it was
+    assert {k: v for k, v in cfg.model.head.items() if k not in ('deconv_out_channels',
+                                                                  'in_channels')} == \
+        {k: v for k, v in before.items() if k not in ('deconv_out_channels', 'in_channels')}
+
+
+def test_manifest_refuses_another_study(tmp_path):
+    check_manifest(str(tmp_path), dict(seed=0, preset='micro'), keys=('seed', 'preset'))
+    assert (tmp_path / 'study.json').read_text().startswith('{\n  "seed": 0')
+    check_manifest(str(tmp_path), dict(seed=0, preset='micro'), keys=('seed', 'preset'))
+    with pytest.raises(StudyError, match=r'seed=0 \(this run: 1\)'):
+        check_manifest(str(tmp_path), dict(seed=1, preset='micro'), keys=('seed', 'preset'))
