@@ -26,9 +26,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from mmselfdis.utils.checkpoint import BRANCH_PREFIX  # noqa: E402
+
 __all__ = ['export', 'export_config', 'strip_state_dict', 'main']
 
-BRANCH_PREFIX = 'selfdis.'
 
 
 def _is_plugin_type(registry, type_name: Any) -> bool:
@@ -79,7 +80,7 @@ def export_config(cfg):
     from mmengine.config import Config
     from mmpose.registry import DATASETS
 
-    out = Config(copy.deepcopy(cfg._cfg_dict.to_dict()), filename=cfg.filename)
+    out = Config(cfg.to_dict(), filename=cfg.filename)
     model = out.model
     if 'selfdis' not in model:
         raise ValueError(f'model.type={model.get("type")!r} has no selfdis branch; the config '
@@ -141,8 +142,7 @@ def export(config: str, checkpoint: str, out_checkpoint: str, force: bool = Fals
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmpose.registry import MODELS
-    from mmselfdis.utils import safe_load_checkpoint
+    from mmselfdis.utils import load_model, safe_load_checkpoint
 
     out_checkpoint = osp.abspath(out_checkpoint)
     out_config = osp.splitext(out_checkpoint)[0] + '.py'
@@ -161,15 +161,9 @@ def export(config: str, checkpoint: str, out_checkpoint: str, force: bool = Fals
     if dropped == 0:
         raise ValueError(f'{checkpoint} holds no {BRANCH_PREFIX}* weights: it is not a '
                          f'checkpoint of a SelfDisPoseEstimator')
-
-    # The exported weights must fit the vanilla model exactly.
-    model = MODELS.build(vanilla_cfg.model)
-    missing, unexpected = model.load_state_dict(stripped, strict=False)
-    missing = [k for k in missing if not k.startswith('data_preprocessor.')]
-    if missing or unexpected:
-        raise RuntimeError(f'the stripped weights do not fit {vanilla_cfg.model.type}: missing '
-                           f'{missing[:5]}, unexpected {unexpected[:5]}; is CHECKPOINT from '
-                           f'CONFIG?')
+    # The exported weights must fit the vanilla model exactly (load_model drops the branch
+    # and raises ValueError naming the keys that do not fit: is CHECKPOINT from CONFIG?).
+    load_model(vanilla_cfg, dict(state_dict=stripped))
 
     meta = dict(
         exported_from=osp.abspath(checkpoint),

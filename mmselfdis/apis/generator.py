@@ -8,17 +8,14 @@ mixes with :func:`mix_images`, so the three produce the same images.
 A generator is a trained :class:`~mmselfdis.models.SelfDisPoseEstimator`:
 ``mix(pose, app) = D_I([E_p(pose), E_I(app)])`` (paper §3, §4.5).
 """
-import copy
 import os
-import os.path as osp
 from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from torch import Tensor, nn
 
-from ..utils import CheckpointLoadError, safe_load_checkpoint
+from ..utils import load_model
 
 __all__ = ['GeneratorInfo', 'load_generator', 'generator_info', 'mix_images',
            'set_worker_threads']
@@ -40,47 +37,15 @@ class GeneratorInfo(NamedTuple):
     channels: int
 
 
-def _config_from(checkpoint: str, ckpt: dict, config: Any) -> Config:
-    if config is None:
-        text = (ckpt.get('meta') or {}).get('cfg')
-        if not isinstance(text, str) or not text.strip():
-            raise CheckpointLoadError(
-                f'{checkpoint!r} carries no config text in meta["cfg"] (MMEngine writes it; a '
-                f'plain state_dict does not): pass the generator\'s training config explicitly, '
-                f'e.g. config="configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py".')
-        try:
-            return Config.fromstring(text, '.py')
-        except Exception as err:  # noqa: BLE001 - any parse error means the same fix
-            raise CheckpointLoadError(
-                f'the config stored in {checkpoint!r} cannot be parsed ({type(err).__name__}: '
-                f'{err}); pass the generator\'s training config file as config=') from None
-    if isinstance(config, Config):
-        return copy.deepcopy(config)
-    if isinstance(config, dict):
-        return Config(copy.deepcopy(config))
-    if isinstance(config, (str, os.PathLike)):
-        if not osp.isfile(config):
-            raise FileNotFoundError(2, 'No such file or directory', os.fspath(config))
-        return Config.fromfile(os.fspath(config))
-    raise TypeError(f'config must be None, a path, a dict or a Config, got {type(config)!r}')
-
-
-def _strip_batch_augments(model_cfg: dict) -> None:
-    pre = model_cfg.get('data_preprocessor')
-    if isinstance(pre, dict) and pre.get('batch_augments'):
-        pre['batch_augments'] = None  # a generator never augments its own inputs
-
-
 def load_generator(checkpoint: Union[str, os.PathLike],
                    config: Any = None,
                    device: Union[str, torch.device] = 'cpu') -> nn.Module:
     """Build a trained :class:`SelfDisPoseEstimator` as a frozen generator.
 
-    The checkpoint is read with ``weights_only=True``
-    (:func:`~mmselfdis.utils.safe_load_checkpoint`); the model is built from
-    the config text MMEngine stores in ``meta['cfg']`` unless ``config`` is
-    given, loaded strictly, put in ``eval()`` mode and every parameter gets
-    ``requires_grad=False``.
+    Loaded with :func:`~mmselfdis.utils.load_model` (``weights_only=True``,
+    strict fit; the model is built from the config text MMEngine stores in
+    ``meta['cfg']`` unless ``config`` is given, without batch augments), in
+    ``eval()`` mode and with every parameter ``requires_grad=False``.
 
     Args:
         checkpoint: Path of a checkpoint written by ``tools/train.py`` for a
@@ -98,46 +63,14 @@ def load_generator(checkpoint: Union[str, os.PathLike],
         ValueError: The config is not a self-disentanglement model, or the
             weights do not fit it.
     """
-    from mmengine.registry import init_default_scope
-
-    from mmpose.registry import MODELS
-
-    checkpoint = os.fspath(checkpoint)
-    ckpt = safe_load_checkpoint(checkpoint, map_location='cpu')
-    cfg = _config_from(checkpoint, ckpt, config)
-    model_cfg = cfg.get('model')
-    if not isinstance(model_cfg, dict):
-        raise ValueError(f'the generator config of {checkpoint!r} has no model')
-    model_cfg = copy.deepcopy(model_cfg.to_dict() if hasattr(model_cfg, 'to_dict')
-                              else dict(model_cfg))
-    if str(model_cfg.get('type', '')).split('.')[-1] != 'SelfDisPoseEstimator':
+    model = load_model(config, checkpoint, device)
+    if not callable(getattr(model, 'mix', None)) or getattr(model, 'selfdis', None) is None:
         raise ValueError(
-            f'{checkpoint!r} holds a {model_cfg.get("type")!r} model; mixing needs a generator '
-            f'trained with self-disentanglement (type=\'SelfDisPoseEstimator\', e.g. '
+            f'{os.fspath(checkpoint)!r} holds a {type(model).__name__} model; mixing needs a '
+            f'generator trained with self-disentanglement (type=\'SelfDisPoseEstimator\', e.g. '
             f'configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py).')
-    _strip_batch_augments(model_cfg)
-    import mmselfdis.models  # noqa: F401  (registers the estimator)
-    init_default_scope('mmpose')
-    model = MODELS.build(model_cfg)
-    state = ckpt.get('state_dict', ckpt)
-    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
-    missing, unexpected = [], []
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f'the weights in {checkpoint!r} do not fit the generator config '
-            f'(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}); '
-            f'pass the config the checkpoint was trained with (or config=None to use the one '
-            f'stored in it).')
-    model.load_state_dict(state, strict=True)
-    model.eval()
     model.requires_grad_(False)
-    model.to(device)
-    meta = ckpt.get('meta') or {}
-    num_kpts = (meta.get('dataset_meta') or {}).get('num_keypoints')
+    num_kpts = (getattr(model, 'dataset_meta', None) or {}).get('num_keypoints')
     if num_kpts is None:
         num_kpts = getattr(getattr(model, 'head', None), 'out_channels', None)
     model._generator_num_keypoints = int(num_kpts) if num_kpts is not None else None
