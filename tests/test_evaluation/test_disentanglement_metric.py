@@ -78,18 +78,17 @@ def _collect(model, data_batches, **kwargs) -> DisentanglementMetric:
     return metric
 
 
-def test_without_a_judge_only_self_graded_keys_and_a_loud_warning(model, synth_batches, caplog):
+def test_without_a_judge_only_self_graded_keys_and_a_loud_warning(model, synth_batches,
+                                                                    monkeypatch):
+    logged = []
+    monkeypatch.setattr(disentanglement_metric, 'print_log',
+                        lambda msg, logger=None, level=logging.INFO: logged.append((level, msg)))
     metric = DisentanglementMetric(judge=None)
     metric.bind_model(model)
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    logger.propagate, was = True, logger.propagate
-    try:
-        with caplog.at_level(logging.WARNING):
-            metrics, _ = run_metric(model, [metric, EPE(), PCKAccuracy(thr=0.2)], synth_batches)
-    finally:
-        logger.propagate = was
-    assert 'NO JUDGE' in caplog.text and 'tools/train_judge.py' in caplog.text
+    metrics, _ = run_metric(model, [metric, EPE(), PCKAccuracy(thr=0.2)], synth_batches)
+    warnings = [msg for level, msg in logged if level == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith('DisentanglementMetric: NO JUDGE')
+    assert 'tools/train_judge.py' in warnings[0]
     ours = _disent(metrics)
     assert set(ours) == {'judged'} | set(SELF_KEYS + CODE_KEYS + PAIRED_KEYS)
     assert ours['judged'] == 0.0 and 'PCK_mix' not in ours  # no unlabelled self-grading
@@ -117,6 +116,19 @@ def test_with_a_judge_all_keys_and_the_judge_reads_the_poses(model, synth_batche
     assert ours['EPE_x'] == pytest.approx(float(judge_metrics['EPE']), rel=1e-5)
     assert ours['self_EPE_x'] == pytest.approx(float(metrics['EPE']), rel=1e-5)
     assert ours['EPE_x'] != ours['self_EPE_x']
+
+
+def test_real_samples_without_render_parameters(model):
+    metric = DisentanglementMetric()
+    metric.bind_model(model)
+    metrics, _ = run_metric(model, [metric], batches(onehand_dataset(), batch_size=4))
+    ours = _disent(metrics)
+    # no judge, no render parameters: self-graded pose keys, no paired_*
+    assert set(ours) == {'judged'} | set(SELF_KEYS + CODE_KEYS)
+    assert all(math.isfinite(v) for v in ours.values()), ours
+    with pytest.raises(ValueError, match='SynthHands'):
+        metric = _collect(model, batches(onehand_dataset(), batch_size=4), paired=True)
+        metric.compute_metrics(metric.results)
 
 
 def _with_oracle(metric, monkeypatch):

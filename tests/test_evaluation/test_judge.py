@@ -21,6 +21,7 @@ from mmengine.registry import init_default_scope
 
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
 from mmselfdis.engine.hooks import DisentanglementMetricHook
 from mmselfdis.evaluation import (DisentanglementMetric, JudgeError, ensure_judge, find_judge,
                                   judge_config, load_judge, predict_crop_keypoints)
@@ -122,7 +123,8 @@ def _train_pose(model: torch.nn.Module, data: list, steps: int, seed: int) -> No
 
 
 def _heatmaps(model: torch.nn.Module, imgs: torch.Tensor) -> torch.Tensor:
-    inputs = model.data_preprocessor(dict(inputs=imgs, data_samples=None), False)['inputs']
+    samples = [PoseDataSample() for _ in range(len(imgs))]
+    inputs = model.data_preprocessor(dict(inputs=imgs, data_samples=samples), False)['inputs']
     return model.head.forward(model.extract_feat(inputs))
 
 
@@ -188,7 +190,7 @@ def _score(gen, judge, data, eps: float) -> dict:
 
 def test_a_mix_that_hides_x_pose_from_everyone_but_the_generator_scores_the_floor(fitted):
     gen, judge, data = fitted
-    m = _score(gen, judge, data, eps=6.0)
+    m = _score(gen, judge, data, eps=8.0)
     # both readers see the poses of real crops (else nothing can be concluded)
     assert m['PCK_x'] > m['PCK_copy_app'] + 0.3, m
     assert m['self_PCK_x'] > m['self_PCK_copy_app'] + 0.3, m
@@ -208,7 +210,7 @@ def test_the_same_test_fails_when_the_judge_is_the_generators_own_branch(fitted)
     branch = MODELS.build(branch_cfg)
     own = {k: v for k, v in gen.state_dict().items() if not k.startswith('selfdis.')}
     branch.load_state_dict(own)  # the generator's pose path, passed off as a judge
-    m = _score(gen, branch.eval(), data, eps=6.0)
+    m = _score(gen, branch.eval(), data, eps=8.0)
     assert abs(m['PCK_mix'] - m['PCK_copy_app']) > 0.3, m  # fooled: the floor test fails
     np.testing.assert_allclose(m['PCK_mix'], m['self_PCK_mix'])
 
