@@ -97,9 +97,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
     if args.judge_epochs is not None and args.judge_epochs < 1:
         raise StudyError(f'--judge-epochs must be >= 1, got {args.judge_epochs}')
-    if args.judge and not all(osp.isfile(f) for f in args.judge):
-        raise StudyError(f'--judge CONFIG CKPT: {" or ".join(f for f in args.judge if not '
-                         f'osp.isfile(f))} not found (tools/train_judge.py makes a judge)')
+    missing = [f for f in args.judge or () if not osp.isfile(f)]
+    if missing:
+        raise StudyError(f'--judge CONFIG CKPT: {" and ".join(missing)} not found '
+                         f'(tools/train_judge.py makes a judge)')
     return args
 
 

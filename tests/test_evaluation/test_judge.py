@@ -86,6 +86,21 @@ def test_judge_is_trained_once_cached_next_to_the_data_and_never_overwritten(syn
     assert os.path.getmtime(ckpt) == mtime
 
 
+def test_train_judge_tool_refuses_to_replace_a_judge_and_names_missing_data(synth_root,
+                                                                            tmp_path):
+    from tests.conftest import run_tool
+    if find_judge(synth_root) is None:
+        pytest.skip('needs the judge of the previous test')
+    before = open(osp.join(synth_root, 'judge', 'judge.json')).read()
+    # the demo config at full width is another architecture than the cached micro judge
+    proc = run_tool('tools/train_judge.py', DEMO, '--data-root', synth_root, '--epochs', '1',
+                    check=False)
+    assert proc.returncode == 2 and 'not overwritten' in proc.stderr, proc.stderr[-2000:]
+    assert open(osp.join(synth_root, 'judge', 'judge.json')).read() == before
+    proc = run_tool('tools/train_judge.py', DEMO, '--data-root', tmp_path / 'none', check=False)
+    assert proc.returncode == 2 and '--data-root' in proc.stderr, proc.stderr[-2000:]
+
+
 def test_metric_finds_the_cached_judge_through_the_hook(synth_root, tmp_path):
     if find_judge(synth_root) is None:
         pytest.skip('needs the judge of the previous test')
