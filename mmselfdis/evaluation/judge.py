@@ -38,6 +38,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmpose.structures import PoseDataSample
+from mmselfdis.utils.study import atomic_write, inner_dataset, sha16, train_run
 
 __all__ = ['JUDGE_DIR', 'JUDGE_EPOCHS', 'judge_config', 'judge_dir', 'find_judge',
            'ensure_judge', 'load_judge', 'set_judge', 'predict_crop_keypoints', 'JudgeError']
@@ -55,13 +56,6 @@ _ESTIMATOR_KEYS = ('data_preprocessor', 'backbone', 'neck', 'head', 'train_cfg',
 
 class JudgeError(ValueError):
     """A judge cannot be built, found or reused as asked; the message names the fix."""
-
-
-def _inner(dataset_cfg: dict) -> dict:
-    ds = dataset_cfg
-    while 'pipeline' not in ds and 'dataset' in ds:
-        ds = ds['dataset']
-    return ds
 
 
 def judge_config(source: Union[str, Config], epochs: int = JUDGE_EPOCHS, seed: int = 0,
@@ -108,7 +102,7 @@ def judge_config(source: Union[str, Config], epochs: int = JUDGE_EPOCHS, seed: i
     if codec is None:
         raise JudgeError('the config\'s head has no decoder (codec) to make heatmap targets')
 
-    test_steps = [dict(s) for s in _inner(src.test_dataloader.dataset)['pipeline']]
+    test_steps = [dict(s) for s in inner_dataset(src.test_dataloader.dataset)['pipeline']]
     pack = [s for s in test_steps if s.get('type') == 'PackPoseInputs']
     steps = [s for s in test_steps if s.get('type') != 'PackPoseInputs']
     pipeline = steps + [dict(type='GenerateTarget', encoder=copy.deepcopy(codec)),
@@ -116,7 +110,7 @@ def judge_config(source: Union[str, Config], epochs: int = JUDGE_EPOCHS, seed: i
 
     cfg = copy.deepcopy(src)
     cfg.model = judge_model
-    train_ds = copy.deepcopy(_inner(src.train_dataloader.dataset))
+    train_ds = copy.deepcopy(inner_dataset(src.train_dataloader.dataset))
     train_ds['pipeline'] = pipeline
     train_ds.pop('test_mode', None)
     cfg.train_dataloader = dict(
@@ -143,7 +137,7 @@ def judge_config(source: Union[str, Config], epochs: int = JUDGE_EPOCHS, seed: i
     cfg.resume = False
     if data_root is not None:
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            _inner(cfg[loader]['dataset'])['data_root'] = data_root.rstrip('/') + '/'
+            inner_dataset(cfg[loader]['dataset'])['data_root'] = data_root.rstrip('/') + '/'
     return cfg
 
 
@@ -165,13 +159,11 @@ def find_judge(data_root: Optional[str]) -> Optional[Tuple[str, str]]:
 
 
 def _model_sha(cfg: Config) -> str:
-    import hashlib
-    text = json.dumps(cfg.model.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return sha16(json.dumps(cfg.model.to_dict(), sort_keys=True, default=str))
 
 
 def _count_samples(cfg: Config) -> Optional[int]:
-    ds = _inner(cfg.train_dataloader.dataset)
+    ds = inner_dataset(cfg.train_dataloader.dataset)
     path = osp.join(ds.get('data_root', '') or '', ds.get('ann_file', ''))
     try:
         with open(path) as f:
@@ -205,8 +197,6 @@ def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE
     Raises:
         JudgeError: A judge with other settings is cached there.
     """
-    from mmselfdis.utils.study import atomic_write, train_run
-
     cfg = judge_config(source, epochs, seed, data_root)
     folder = judge_dir(data_root)
     record_path = osp.join(folder, 'judge.json')
@@ -244,7 +234,7 @@ def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE
         architecture=dict(backbone=cfg.model.backbone.get('type'),
                           head=cfg.model.head.get('type')),
         data_root=osp.abspath(data_root),
-        train_ann_file=_inner(cfg.train_dataloader.dataset).get('ann_file'),
+        train_ann_file=inner_dataset(cfg.train_dataloader.dataset).get('ann_file'),
         train_samples=num,
         batch_size=batch,
         iterations=None if num is None else int(epochs) * math.ceil(num / batch),
