@@ -1,13 +1,18 @@
 """The short end-to-end demo: render, train self-disentanglement, draw and measure.
 
 1. render a small paired SynthHands set (``tools/make_synthhands.py``);
-2. train self-disentanglement briefly (``tools/train.py`` with
+2. train the independent judge on its real training images once
+   (``mmselfdis.evaluation.judge``: a plain pose estimator with the demo's pose
+   architecture and its own weights, cached in ``<data>/judge/``), or take
+   ``--judge CONFIG CKPT``;
+3. train self-disentanglement briefly (``tools/train.py`` with
    ``configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py``; the
    training log's lines are shown as it goes);
-3. evaluate it on the test split with the pose metrics and
-   ``DisentanglementMetric`` (``tools/test.py``);
-4. draw the swap grid (``tools/swap_grid.py``, with the true renders below the
-   mixes) and the retrieval figure (``tools/retrieve.py``).
+4. evaluate it on the test split with the pose metrics and
+   ``DisentanglementMetric`` judged by the judge (``tools/test.py``);
+5. draw the swap grid (``tools/swap_grid.py``, with the true renders below the
+   mixes and the judge's PCK under each cell) and the retrieval figure
+   (``tools/retrieve.py``).
 
 Everything goes into ``--work-dir`` (default ``work_dirs/demo``): ``swap_grid.png``,
 ``retrieval.png``, ``metrics.json``, ``summary.md``. A second run of the same
@@ -31,6 +36,8 @@ from typing import List, Optional
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
+                                        judge_dir, set_judge)
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, ensure_synthhands, micro_options, run_logged,
                                    set_data_root, sha16, train_run)
@@ -39,11 +46,18 @@ DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mo
 
 # Shown in the summary: (metric key, label, what it means)
 SUMMARY_KEYS = (
-    ('PCK', 'PCK@0.2 on x', 'pose estimator on the test images'),
-    ('EPE', 'EPE on x (px)', 'pose estimator on the test images'),
-    ('disent/PCK_mix', 'PCK@0.2 on mix(x, y)', "x's keypoints found in the mix (pose kept)"),
-    ('disent/PCK_copy_app', '  floor: PCK on y', "x's keypoints on y itself (a mix that "
+    ('PCK', 'PCK@0.2 on x', "the model's pose estimator on the test images"),
+    ('disent/PCK_mix_truth_ratio', '**PCK_mix / PCK_truth**', 'the headline: how much of '
+     "x's pose the judge finds in the mix, relative to the true picture"),
+    ('disent/PCK_mix', 'judge PCK@0.2 on mix(x, y)', "x's keypoints that the judge finds in the "
+     'mix'),
+    ('disent/PCK_truth', '  ceiling: judge on the true render', '(pose x, appearance y) as '
+     'rendered'),
+    ('disent/PCK_x', '  judge on x', 'the judge on the test images'),
+    ('disent/PCK_copy_app', '  floor: judge on y', "x's keypoints on y itself (a mix that "
      'copies y)'),
+    ('disent/self_PCK_mix', 'self-graded PCK on the mix', "the model's own pose branch (trained "
+     'to read its own mixes: not independent)'),
     ('disent/app_recall@1', 'appearance recall@1', 'the mix\'s appearance code finds y'),
     ('disent/pose_recall@1', 'pose recall@1', "the mix's pose code finds x"),
     ('disent/paired_L1', 'paired L1 (grey levels)', 'mix vs the true render of (pose x, '
@@ -68,6 +82,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--epochs', type=int, default=None,
                         help='training epochs (default: the demo config\'s)')
     parser.add_argument('--seed', type=int, default=0, help='seed (default 0)')
+    parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
+                        help='judge the mixes with this pose estimator (trained on real images '
+                        'only) instead of training one on the demo\'s data')
+    parser.add_argument('--judge-epochs', type=int, default=None,
+                        help='training epochs of the judge (default 20; 1 with --micro)')
     parser.add_argument('--micro', action='store_true',
                         help='a tiny network and batch: seconds, to check the tool works')
     args = parser.parse_args(argv)
@@ -76,11 +95,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                          f'poses), got {args.num_poses}')
     if args.epochs is not None and args.epochs < 1:
         raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
+    if args.judge_epochs is not None and args.judge_epochs < 1:
+        raise StudyError(f'--judge-epochs must be >= 1, got {args.judge_epochs}')
+    missing = [f for f in args.judge or () if not osp.isfile(f)]
+    if missing:
+        raise StudyError(f'--judge CONFIG CKPT: {" and ".join(missing)} not found '
+                         f'(tools/train_judge.py makes a judge)')
     return args
 
 
 def _stage(i: int, text: str) -> None:
-    print(f'\n[demo {i}/4] {text}', flush=True)
+    print(f'\n[demo {i}/5] {text}', flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -106,12 +131,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     ensure_synthhands(data_root, dict(num_poses=args.num_poses, appearances=2, seed=args.seed),
                       osp.join(work_dir, 'render.log'), quiet=args.micro)
     set_data_root(cfg, data_root)
+
+    if args.judge:
+        judge_files = tuple(osp.abspath(f) for f in args.judge)
+        _stage(2, f'the judge: {judge_files[1]} (given)')
+    else:
+        judge_epochs = args.judge_epochs or (1 if args.micro else JUDGE_EPOCHS)
+        _stage(2, f'the judge: a pose estimator trained {judge_epochs} epochs on the real '
+                  f'training images only (cached in {osp.relpath(judge_dir(data_root))})')
+        t_judge = time.time()
+        try:
+            judge_files = ensure_judge(cfg, data_root, judge_epochs, args.seed,
+                                       log=osp.join(work_dir, 'judge.log'), echo='Epoch(')
+        except JudgeError as err:
+            raise StudyError(str(err)) from err
+        print(f'  judge ready: {osp.relpath(judge_files[1])} ({time.time() - t_judge:.0f} s)',
+              flush=True)
+    set_judge(cfg, *judge_files)
     cfg_path = osp.join(work_dir, 'config.py')
     cfg.dump(cfg_path)
 
     epochs = int(cfg.train_cfg.max_epochs)
     ckpt = osp.join(work_dir, 'train', f'epoch_{epochs}.pth')
-    _stage(2, f'training self-disentanglement for {epochs} epochs (log: '
+    _stage(3, f'training self-disentanglement for {epochs} epochs (log: '
               f'{osp.join(rel, "train.log")})')
     if osp.isfile(ckpt):
         print(f'  trained earlier: {osp.relpath(ckpt)}', flush=True)
@@ -120,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                   osp.join(work_dir, 'train.log'), echo='Epoch(')
     t_train = time.time()
 
-    _stage(3, 'measuring: pose metrics and DisentanglementMetric on the test split')
+    _stage(4, 'measuring: pose metrics and DisentanglementMetric (judged) on the test split')
     metrics_path = osp.join(work_dir, 'metrics.json')
     tmp_metrics = osp.join(work_dir, f'.metrics.tmp-{os.getpid()}.json')  # --out needs .json
     run_logged([sys.executable, 'tools/test.py', cfg_path, ckpt, '--work-dir',
@@ -130,12 +172,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     with open(metrics_path) as f:
         metrics = json.load(f)
 
-    _stage(4, 'drawing the swap grid and the retrieval figure')
+    _stage(5, 'drawing the swap grid and the retrieval figure')
     grid = osp.join(work_dir, 'swap_grid.png')
     retrieval = osp.join(work_dir, 'retrieval.png')
     num = 4 if args.micro else 6
     run_logged([sys.executable, 'tools/swap_grid.py', cfg_path, ckpt, '--out', grid,
                 '--num-pose', str(num), '--num-appearance', str(num), '--scale', '2', '--truth',
+                '--judge', *judge_files,
                 '--title', f'demo: self-disentanglement after {epochs} epochs'],
                osp.join(work_dir, 'figures.log'))
     with open(osp.join(data_root, 'annotations', 'test.json')) as f:
@@ -155,9 +198,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     summary = (f'# mmselfdis demo\n\n{args.num_poses} poses x 2 appearances, {epochs} epochs '
                f'of self-disentanglement (`{osp.relpath(DEMO_CONFIG, REPO)}`), '
                f'{minutes:.1f} min in all ({(t_train - t0) / 60:.1f} min to the trained model).'
-               f'\n\n{table}\n\nA model that has disentangled puts x\'s pose into the mix '
-               f'(PCK on the mix well above the floor, pose recall > 0) with y\'s appearance '
-               f'(appearance recall near 1), and its paired L1 is below both copies.\n\n'
+               f'\n\n{table}\n\nThe judge ({judge_files[1]}) is a pose estimator trained on '
+               f'the real training images only; it never saw a mix. A model that has '
+               f'disentangled puts x\'s pose into the mix (the judge\'s PCK on the mix close to '
+               f'its PCK on the true render, well above the floor) with y\'s appearance '
+               f'(appearance recall near 1), and its paired L1 is below both copies. The '
+               f'self-graded line is the generator reading its own mixes: it can be fooled.\n\n'
                f'Swap grid: {osp.relpath(grid)} (top: pose sources; left: appearance sources; '
                f'below the mixes: the true renders). Retrieval: {osp.relpath(retrieval)}.\n')
     atomic_write(osp.join(work_dir, 'summary.md'), summary)

@@ -9,22 +9,28 @@ Example::
 
     python tools/swap_grid.py configs/selfdis/t4-3_selfdis_unet_synthhands-mono-64x64.py \\
         work_dirs/t4-3/epoch_4.pth --out swap.png --num-pose 6 --num-appearance 6 \\
-        --split test_shift --truth
+        --split test_shift --truth --judge JUDGE_CONFIG JUDGE_CKPT
+
+With a judge (``--judge``, or the one cached next to the data by
+``tools/train_judge.py``) every mix is captioned with the PCK@0.2 that the judge
+reads in it against the pose source's keypoints, and so is every true render.
 """
 import argparse
 import os
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint loading)
 from mmselfdis.apis import load_generator  # noqa: E402
+from mmselfdis.evaluation import load_judge  # noqa: E402
 from mmselfdis.utils import ConfigError, check_custom_imports, run_cli  # noqa: E402
 from mmselfdis.visualization import (SPLITS, build_split_dataset, draw_swap_grid,  # noqa: E402
                                      load_samples, pick_sources, swap_images, to_display)
@@ -51,6 +57,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--truth', action='store_true',
                         help='SynthHands only: add the grid of true renders (pose of the '
                         'column, appearance of the row) below the mixes')
+    parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
+                        help='caption every mix with the PCK@0.2 that an independent judge (a '
+                        'pose estimator trained on real images only: tools/train_judge.py) reads '
+                        'in it against the pose source\'s keypoints (default: the judge cached '
+                        'in <data_root>/judge/ if there is one)')
+    parser.add_argument('--no-judge', action='store_true', help='no judge captions')
     parser.add_argument('--title', help='title line (default: config, checkpoint and split)')
     parser.add_argument('--device', default='cpu', help='device (default cpu)')
     parser.add_argument(
@@ -65,9 +77,56 @@ def _labels(infos: List[dict]) -> List[str]:
             for i in infos]
 
 
-def _truth_grid(dataset, pose_idx: List[int], app_idx: List[int], pose_imgs) -> np.ndarray:
-    """True renders ``(A, P, H, W, 3)`` of SynthHands samples (pose j, appearance i)."""
-    from mmselfdis.evaluation import render_truth
+def _pose_truth(dataset, indices: List[int]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop-space keypoints ``(N, K, 2)``, visibility ``(N, K)`` and bbox size ``(N,)``."""
+    from mmselfdis.evaluation.metrics import to_crop
+
+    kpts, vis, size = [], [], []
+    for idx in indices:
+        sample = dataset[idx]['data_samples']
+        meta, gt = sample.metainfo, sample.gt_instances
+        crop = np.asarray(meta['input_size'], np.float64)
+        scale = np.asarray(meta['input_scale'], np.float64).reshape(2)
+        kpts.append(to_crop(np.asarray(gt.keypoints, np.float64).reshape(-1, 2),
+                            np.asarray(meta['input_center'], np.float64).reshape(2), scale,
+                            crop))
+        vis.append(np.asarray(gt.keypoints_visible).reshape(len(kpts[-1]), -1)[:, 0] > 0)
+        bbox = np.asarray(gt.bboxes, np.float64).reshape(-1)[:4]
+        size.append(float(np.max(bbox[2:] - bbox[:2])) * crop[0] / scale[0])
+    return np.stack(kpts), np.stack(vis), np.asarray(size)
+
+
+def _judge_captions(judge, cells, pose_truth, thr: float = 0.2) -> np.ndarray:
+    """The judge's PCK@thr on every cell ``(A, P, C, H, W)`` against column j's keypoints."""
+    from mmpose.evaluation.functional import keypoint_pck_accuracy
+    from mmselfdis.evaluation import predict_crop_keypoints
+
+    num_a, num_p = cells.shape[:2]
+    kpts, vis, size = pose_truth
+    pred = predict_crop_keypoints(judge, cells.flatten(0, 1).float())
+    pck = np.zeros((num_a, num_p))
+    for i in range(num_a):
+        for j in range(num_p):
+            pck[i, j] = keypoint_pck_accuracy(pred[i * num_p + j][None], kpts[j][None],
+                                              vis[j][None], thr,
+                                              np.full((1, 2), size[j]))[1]
+    return pck
+
+
+def _find_judge(args, cfg) -> Optional[Tuple[str, str]]:
+    from mmselfdis.evaluation import find_judge
+    from mmselfdis.utils.study import inner_dataset
+
+    if args.no_judge:
+        return None
+    if args.judge:
+        return tuple(args.judge)
+    return find_judge(inner_dataset(cfg.test_dataloader.dataset).get('data_root'))
+
+
+def _truth_grid(dataset, pose_idx: List[int], app_idx: List[int], pose_imgs) -> torch.Tensor:
+    """True renders ``(A, P, C, H, W)`` of SynthHands samples (pose j, appearance i)."""
+    from mmselfdis.visualization import render_truth
 
     def sample(idx: int) -> dict:
         meta = dataset[idx]['data_samples'].metainfo
@@ -82,13 +141,10 @@ def _truth_grid(dataset, pose_idx: List[int], app_idx: List[int], pose_imgs) -> 
 
     poses = [sample(i) for i in pose_idx]
     apps = [sample(i) for i in app_idx]
-    rows = []
-    for a in apps:
-        rows.append(np.stack([
-            to_display(render_truth(p, a, pose_imgs[j])[None].float())[0]
-            for j, p in enumerate(poses)
-        ]))
-    return np.stack(rows)
+    return torch.stack([
+        torch.stack([render_truth(p, a, pose_imgs[j]) for j, p in enumerate(poses)])
+        for a in apps
+    ])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -107,6 +163,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         app_idx = args.app_indices or pick_sources(dataset, args.num_appearance, 0.5)
         pose_imgs, pose_info = load_samples(dataset, pose_idx)
         app_imgs, app_info = load_samples(dataset, app_idx)
+        judge_files = _find_judge(args, cfg)
+        judge = load_judge(*judge_files, device=args.device) if judge_files else None
+        pose_truth = _pose_truth(dataset, pose_idx) if judge is not None else None
     except (ValueError, IndexError) as err:
         raise ConfigError(str(err).strip('"')) from err
 
@@ -116,15 +175,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     title = args.title or (f'{osp.splitext(osp.basename(args.config))[0]} | '
                            f'{osp.basename(args.checkpoint)} | {args.split}')
     pose_disp, app_disp = to_display(pose_imgs), to_display(app_imgs)
+    captions, note = None, ''
+    if judge is not None:
+        pck = _judge_captions(judge, mixes, pose_truth)
+        captions = [[f'judge {v:.2f}' for v in row] for row in pck]
+        note = f' | judge PCK {pck.mean():.2f}'
+        print(f'judge ({judge_files[1]}): mean PCK@0.2 of the mixes against the pose sources\' '
+              f'keypoints {pck.mean():.3f}')
     fig = draw_swap_grid(pose_disp, app_disp, mix_disp, args.scale, _labels(pose_info),
-                         _labels(app_info), title + ' | mixes')
+                         _labels(app_info), title + ' | mixes' + note, captions)
     if args.truth:
         try:
             truth = _truth_grid(dataset, pose_idx, app_idx, pose_imgs)
         except ValueError as err:
             raise ConfigError(str(err)) from err
-        fig_truth = draw_swap_grid(pose_disp, app_disp, truth, args.scale, _labels(pose_info),
-                                   _labels(app_info), 'true renders (SynthHands parameters)')
+        truth_disp = to_display(truth.flatten(0, 1).float()).reshape(*mix_disp.shape)
+        truth_caps, truth_note = None, ''
+        if judge is not None:
+            pck_truth = _judge_captions(judge, truth, pose_truth)
+            truth_caps = [[f'judge {v:.2f}' for v in row] for row in pck_truth]
+            truth_note = f' | judge PCK {pck_truth.mean():.2f}'
+            print(f'judge on the true renders: mean PCK@0.2 {pck_truth.mean():.3f}')
+        fig_truth = draw_swap_grid(pose_disp, app_disp, truth_disp, args.scale,
+                                   _labels(pose_info), _labels(app_info),
+                                   'true renders (SynthHands parameters)' + truth_note,
+                                   truth_caps)
         fig = np.concatenate([fig, np.full((12, fig.shape[1], 3), 255, np.uint8), fig_truth])
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     if not cv2.imwrite(args.out, np.ascontiguousarray(fig[..., ::-1]),

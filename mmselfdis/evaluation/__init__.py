@@ -1,7 +1,13 @@
-"""Disentanglement metrics (registered in ``mmpose.registry.METRICS``) and their hook."""
-from . import functional
-from .metrics import (DisentanglementMetric, DisentanglementMetricHook, check_mixing_model,
-                      load_pose_estimator, render_truth)
+"""Disentanglement metrics (registered in ``mmpose.registry.METRICS``) and their judge.
 
-__all__ = ['functional', 'DisentanglementMetric', 'DisentanglementMetricHook',
-           'check_mixing_model', 'load_pose_estimator', 'render_truth']
+The hook that binds the model to the metric is
+:class:`mmselfdis.engine.hooks.DisentanglementMetricHook`; the true renders of
+SynthHands pairs are :func:`mmselfdis.visualization.render_truth`.
+"""
+from . import functional, judge
+from .judge import (JudgeError, ensure_judge, find_judge, judge_config, load_judge,
+                    predict_crop_keypoints, set_judge)
+from .metrics import DisentanglementMetric
+
+__all__ = ['functional', 'judge', 'DisentanglementMetric', 'JudgeError', 'ensure_judge',
+           'find_judge', 'judge_config', 'load_judge', 'predict_crop_keypoints', 'set_judge']

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mmselfdis.models.utils import check_mixing_model
+
 __all__ = ['swap_images', 'draw_swap_grid', 'swap_grid', 'draw_retrieval', 'to_display']
 
 _BG = (255, 255, 255)
@@ -64,8 +66,6 @@ def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor) -> Tensor
         - pose_imgs: ``(P, C, H, W)``; app_imgs: ``(A, C, H, W)``
         - return: ``(A, P, C, H, W)``
     """
-    from mmselfdis.evaluation import check_mixing_model
-
     model = check_mixing_model(model, 'the swap grid')
     num_p, num_a = pose_imgs.shape[0], app_imgs.shape[0]
     device = next(model.parameters()).device
@@ -113,7 +113,8 @@ def _frame(canvas: np.ndarray, x: int, y: int, w: int, h: int, color: Tuple[int,
 def draw_swap_grid(pose: np.ndarray, app: np.ndarray, mixes: np.ndarray, scale: int = 3,
                    pose_labels: Optional[Sequence[str]] = None,
                    app_labels: Optional[Sequence[str]] = None,
-                   title: Optional[str] = None) -> np.ndarray:
+                   title: Optional[str] = None,
+                   cell_labels: Optional[Sequence[Sequence[str]]] = None) -> np.ndarray:
     """Lay out the swap matrix: pose sources on top, appearance sources on the left.
 
     Args:
@@ -124,6 +125,8 @@ def draw_swap_grid(pose: np.ndarray, app: np.ndarray, mixes: np.ndarray, scale: 
         pose_labels: Caption under each pose source (default ``pose j``).
         app_labels: Caption left of each appearance source (default ``app i``).
         title: A line above the grid.
+        cell_labels: ``cell_labels[i][j]``: a caption under mix ``(i, j)``
+            (e.g. the judge's PCK of that mix); none by default.
 
     Returns:
         The figure.
@@ -138,16 +141,20 @@ def draw_swap_grid(pose: np.ndarray, app: np.ndarray, mixes: np.ndarray, scale: 
         raise ValueError(f'mixes must be (A={num_a}, P={num_p}, H, W, 3), got {mixes.shape}')
     if scale < 1:
         raise ValueError(f'scale must be a positive integer, got {scale}')
+    if cell_labels is not None and (len(cell_labels) != num_a or
+                                    any(len(row) != num_p for row in cell_labels)):
+        raise ValueError(f'cell_labels must be {num_a} rows of {num_p} captions')
     pose_labels = list(pose_labels) if pose_labels is not None else [f'pose {j}'
                                                                      for j in range(num_p)]
     app_labels = list(app_labels) if app_labels is not None else [f'app {i}'
                                                                   for i in range(num_a)]
     h, w = pose.shape[1] * scale, pose.shape[2] * scale
     gap, sep, cap = 4, 10, 22  # between cells, between sources and mixes, caption height
+    cell_cap = 16 if cell_labels is not None else 0  # caption under each mix
     label_w = max(96, w)
     title_h = 28 if title else 0
     width = label_w + w + sep + num_p * (w + gap) + gap
-    height = title_h + gap + h + cap + sep + num_a * (h + gap) + gap
+    height = title_h + gap + h + cap + sep + num_a * (h + cell_cap + gap) + gap
     canvas = np.full((height, width, 3), _BG, np.uint8)
     if title:
         _text(canvas, title, (0, 0, width, title_h), max_scale=0.6)
@@ -164,13 +171,15 @@ def draw_swap_grid(pose: np.ndarray, app: np.ndarray, mixes: np.ndarray, scale: 
         _frame(canvas, x, title_h + gap, w, h, _POSE)
         _text(canvas, pose_labels[j], (x, title_h + gap + h, w, cap), _POSE)
     for i in range(num_a):
-        y = y0 + i * (h + gap)
+        y = y0 + i * (h + cell_cap + gap)
         _text(canvas, app_labels[i], (0, y, label_w, h), _APP)
         canvas[y:y + h, label_w:label_w + w] = _upscale(app[i], scale)
         _frame(canvas, label_w, y, w, h, _APP)
         for j in range(num_p):
             x = x0 + j * (w + gap)
             canvas[y:y + h, x:x + w] = _upscale(mixes[i, j], scale)
+            if cell_labels is not None:
+                _text(canvas, cell_labels[i][j], (x, y + h, w, cell_cap), _INK, max_scale=0.4)
     # the separators between sources and mixes
     canvas[y0 - sep // 2 - 1:y0 - sep // 2 + 1, label_w:] = 120
     canvas[y0 - sep // 2:, x0 - sep // 2 - 1:x0 - sep // 2 + 1] = 120

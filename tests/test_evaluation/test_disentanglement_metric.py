@@ -1,4 +1,5 @@
 """DisentanglementMetric: all keys, agreement with MMPose, and that it can fail."""
+import logging
 import math
 from types import SimpleNamespace
 
@@ -7,14 +8,16 @@ import pytest
 import torch
 
 from mmpose.evaluation import EPE, PCKAccuracy
-from mmselfdis.evaluation import (DisentanglementMetric, DisentanglementMetricHook,
-                                  render_truth)
-from mmselfdis.evaluation.metrics.disentanglement_metric import _to_crop
+from mmselfdis.engine.hooks import DisentanglementMetricHook
+from mmselfdis.evaluation import DisentanglementMetric
+from mmselfdis.evaluation.metrics import disentanglement_metric, to_crop
+from mmselfdis.visualization import render_truth
 from tests.test_evaluation._helpers import (batches, make_synthhands, onehand_dataset,
                                             run_metric, synth_dataset, tiny_model)
 
-POSE_KEYS = ('PCK_x', 'EPE_x', 'PCK_mix', 'EPE_mix', 'PCK_mix_y', 'PCK_copy_app',
-             'EPE_copy_app')
+POSE = ('PCK_x', 'EPE_x', 'PCK_mix', 'EPE_mix', 'PCK_mix_y', 'PCK_copy_app', 'EPE_copy_app')
+SELF_KEYS = tuple('self_' + k for k in POSE)
+TRUTH_KEYS = ('PCK_truth', 'EPE_truth', 'PCK_mix_truth_ratio')
 CODE_KEYS = ('app_recall@1', 'app_recall@5', 'pose_recall@1', 'leak_app_ratio',
              'leak_pose_ratio')
 PAIRED_KEYS = ('paired_L1', 'paired_PSNR', 'paired_SSIM', 'paired_L1_copy_pose',
@@ -41,16 +44,29 @@ def _disent(metrics: dict) -> dict:
 
 
 def _oracle(metric: DisentanglementMetric):
-    """A perfect pose estimator: looks each image up among the collected crops."""
+    """A perfect pose reader: looks each image up among the collected crops."""
     imgs = torch.from_numpy(np.stack([r['img'] for r in metric.results])).float()
-    crops = np.stack([_to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+    crops = np.stack([to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
                       for r in metric.results])
 
-    def predict(estimator, x, flips):
-        d = (x.cpu()[:, None] - imgs[None]).abs().flatten(2).mean(2)
+    def predict(estimator, x, flips=None):
+        d = (x.cpu()[:, None].float() - imgs[None]).abs().flatten(2).mean(2)
         return crops[d.argmin(1).numpy()]
 
     return predict
+
+
+def _plain_judge():
+    """A tiny plain pose estimator (other weights than the model's pose branch)."""
+    from mmpose.registry import MODELS
+    from tests.test_models._tiny import model_cfg
+    cfg = model_cfg('unet', in_channels=1)
+    cfg.pop('selfdis')
+    cfg['type'] = 'TopdownPoseEstimator'
+    torch.manual_seed(3)
+    judge = MODELS.build(cfg)
+    judge.init_weights()
+    return judge.eval()
 
 
 def _collect(model, data_batches, **kwargs) -> DisentanglementMetric:
@@ -62,18 +78,44 @@ def _collect(model, data_batches, **kwargs) -> DisentanglementMetric:
     return metric
 
 
-def test_all_keys_finite_and_equal_to_mmpose_metrics(model, synth_batches):
-    metric = DisentanglementMetric()
+def test_without_a_judge_only_self_graded_keys_and_a_loud_warning(model, synth_batches,
+                                                                    monkeypatch):
+    logged = []
+    monkeypatch.setattr(disentanglement_metric, 'print_log',
+                        lambda msg, logger=None, level=logging.INFO: logged.append((level, msg)))
+    metric = DisentanglementMetric(judge=None)
     metric.bind_model(model)
     metrics, _ = run_metric(model, [metric, EPE(), PCKAccuracy(thr=0.2)], synth_batches)
+    warnings = [msg for level, msg in logged if level == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith('DisentanglementMetric: NO JUDGE')
+    assert 'tools/train_judge.py' in warnings[0]
     ours = _disent(metrics)
-    assert set(ours) == set(POSE_KEYS + CODE_KEYS + PAIRED_KEYS)
+    assert set(ours) == {'judged'} | set(SELF_KEYS + CODE_KEYS + PAIRED_KEYS)
+    assert ours['judged'] == 0.0 and 'PCK_mix' not in ours  # no unlabelled self-grading
     for key, value in ours.items():
         assert math.isfinite(value), key
     # On x itself the model's own estimator gives exactly MMPose's PCK and EPE.
-    assert ours['EPE_x'] == pytest.approx(float(metrics['EPE']), rel=1e-5)
-    assert ours['PCK_x'] == pytest.approx(float(metrics['PCK']), abs=1e-9)
+    assert ours['self_EPE_x'] == pytest.approx(float(metrics['EPE']), rel=1e-5)
+    assert ours['self_PCK_x'] == pytest.approx(float(metrics['PCK']), abs=1e-9)
     assert 0 <= ours['paired_SSIM'] <= 1 and ours['paired_L1'] > 0
+
+
+def test_with_a_judge_all_keys_and_the_judge_reads_the_poses(model, synth_batches):
+    metric = DisentanglementMetric()
+    metric.bind_model(model)
+    judge = _plain_judge()
+    metric.bind_judge(judge)
+    metrics, _ = run_metric(model, [metric, EPE(), PCKAccuracy(thr=0.2)], synth_batches)
+    ours = _disent(metrics)
+    assert set(ours) == ({'judged'} | set(POSE + TRUTH_KEYS + SELF_KEYS + CODE_KEYS +
+                                          PAIRED_KEYS))
+    assert ours['judged'] == 1.0
+    assert all(math.isfinite(ours[k]) for k in POSE + SELF_KEYS + PAIRED_KEYS)
+    # the judge's PCK/EPE on x are the judge's own (MMPose's EPE is the model's)
+    judge_metrics, _ = run_metric(judge, [EPE()], synth_batches)
+    assert ours['EPE_x'] == pytest.approx(float(judge_metrics['EPE']), rel=1e-5)
+    assert ours['self_EPE_x'] == pytest.approx(float(metrics['EPE']), rel=1e-5)
+    assert ours['EPE_x'] != ours['self_EPE_x']
 
 
 def test_real_samples_without_render_parameters(model):
@@ -81,17 +123,24 @@ def test_real_samples_without_render_parameters(model):
     metric.bind_model(model)
     metrics, _ = run_metric(model, [metric], batches(onehand_dataset(), batch_size=4))
     ours = _disent(metrics)
-    assert set(ours) == set(POSE_KEYS + CODE_KEYS)  # no render parameters: no paired_*
+    # no judge, no render parameters: self-graded pose keys, no paired_*
+    assert set(ours) == {'judged'} | set(SELF_KEYS + CODE_KEYS)
     assert all(math.isfinite(v) for v in ours.values()), ours
     with pytest.raises(ValueError, match='SynthHands'):
         metric = _collect(model, batches(onehand_dataset(), batch_size=4), paired=True)
         metric.compute_metrics(metric.results)
 
 
+def _with_oracle(metric, monkeypatch):
+    """Both readers (judge and model) become perfect lookups among the collected crops."""
+    monkeypatch.setattr(disentanglement_metric, 'predict_crop_keypoints', _oracle(metric))
+    metric.bind_judge(_plain_judge())
+
+
 def test_mix_copying_the_appearance_image_fails_pose_consistency(model, synth_batches,
                                                                  monkeypatch):
     metric = _collect(model, synth_batches)
-    metric._predict_crop = _oracle(metric)
+    _with_oracle(metric, monkeypatch)
     monkeypatch.setattr(model, 'mix', lambda img_pose, img_app: img_app.float())
     m = metric.compute_metrics(metric.results)
     assert m['PCK_x'] == 1.0 and m['EPE_x'] < 1e-6
@@ -101,12 +150,14 @@ def test_mix_copying_the_appearance_image_fails_pose_consistency(model, synth_ba
     assert m['app_recall@1'] == 1.0  # â(mix) = a(y): appearance perfectly kept
     assert m['pose_recall@1'] < 0.2  # p̂(mix) = p(y) != p(x)
     assert m['paired_L1'] == pytest.approx(m['paired_L1_copy_app'])
+    assert m['PCK_mix_truth_ratio'] == pytest.approx(m['PCK_mix'] / m['PCK_truth'])
+    assert m['PCK_mix_truth_ratio'] < 0.6
 
 
 def test_mix_copying_the_pose_image_fails_appearance_retrieval(model, synth_batches,
                                                                monkeypatch):
     metric = _collect(model, synth_batches)
-    metric._predict_crop = _oracle(metric)
+    _with_oracle(metric, monkeypatch)
     monkeypatch.setattr(model, 'mix', lambda img_pose, img_app: img_pose.float())
     m = metric.compute_metrics(metric.results)
     assert m['PCK_mix'] == 1.0 and m['EPE_mix'] < 1e-6  # pose perfectly kept
@@ -114,6 +165,28 @@ def test_mix_copying_the_pose_image_fails_appearance_retrieval(model, synth_batc
     assert m['app_recall@1'] == 0.0  # â(mix) = a(x) is nearest to a(x), never a(y)
     assert m['pose_recall@1'] == 1.0
     assert m['paired_L1'] == pytest.approx(m['paired_L1_copy_pose'])
+
+
+def test_the_true_render_is_the_ceiling(model, synth_batches, monkeypatch):
+    """A mix equal to the true render scores PCK_mix = PCK_truth (ratio 1) and paired L1 0."""
+    metric = _collect(model, synth_batches)
+    results = metric.results
+    partner = (np.arange(len(results)) - metric._pair_shift(results)) % len(results)
+    truth = torch.stack([render_truth(results[i], results[j], torch.from_numpy(r['img']))
+                         for i, (r, j) in enumerate(zip(results, partner))]).float()
+    lookup = {r['img'].tobytes(): k for k, r in enumerate(results)}
+
+    def mix(img_pose, img_app):
+        rows = [lookup[t.cpu().to(torch.uint8).numpy().tobytes()] for t in img_pose]
+        return truth[rows]
+
+    monkeypatch.setattr(model, 'mix', mix)
+    metric.bind_judge(_plain_judge())
+    m = metric.compute_metrics(results)
+    assert m['PCK_mix'] == m['PCK_truth'] and m['EPE_mix'] == m['EPE_truth']
+    assert m['paired_L1'] == 0.0
+    if m['PCK_truth'] > 0:
+        assert m['PCK_mix_truth_ratio'] == 1.0
 
 
 def test_pairs_never_share_a_pose(model, synth_batches):
@@ -149,8 +222,10 @@ def test_clear_errors(model, synth_batches):
     metric.bind_model(model)
     with pytest.raises(ValueError, match='at least 2 samples'):
         metric.compute_metrics(metric.results[:1])
-    with pytest.raises(ValueError, match='pose_estimator'):
-        DisentanglementMetric(pose_estimator=dict(config='x.py'))
+    with pytest.raises(ValueError, match='judge'):
+        DisentanglementMetric(judge=dict(config='x.py'))
+    with pytest.raises(ValueError, match='self-disentanglement model'):
+        metric.bind_judge(model)
 
 
 def test_hook_binds_the_runner_model_to_val_and_test_metrics(model):
@@ -170,15 +245,26 @@ def test_hook_binds_the_runner_model_to_val_and_test_metrics(model):
         hook.before_test(runner)
 
 
-def test_frozen_pose_estimator_from_config_and_checkpoint(model, tmp_path):
+def test_judge_from_config_and_checkpoint(model, tmp_path):
+    from mmselfdis.evaluation.judge import JudgeError
     from tests.test_evaluation.test_figures import BASELINE, _checkpoint
     ckpt = _checkpoint(BASELINE, str(tmp_path / 'baseline.pth'))
     data = batches(onehand_dataset(), batch_size=4)
-    metric = _collect(model, data, pose_estimator=dict(config=BASELINE, checkpoint=ckpt))
+    metric = _collect(model, data, judge=dict(config=BASELINE, checkpoint=ckpt))
     m = metric.compute_metrics(metric.results)
-    referee = metric._pose_estimator
+    referee = metric._judge
     assert type(referee).__name__ == 'TopdownPoseEstimator' and not referee.training
     assert all(not p.requires_grad for p in referee.parameters())
-    own = _collect(model, data).compute_metrics(metric.results)
-    assert m['EPE_x'] != own['EPE_x']  # judged by the referee, not by the model
+    assert m['judged'] == 1.0
+    assert m['EPE_x'] != m['self_EPE_x']  # judged by the referee, not by the model
+    own = _collect(model, data, judge=None).compute_metrics(metric.results)
+    assert m['self_EPE_x'] == own['self_EPE_x']
     assert m['app_recall@1'] == own['app_recall@1']  # codes still come from the model
+    # the former argument name still works
+    old = _collect(model, data, pose_estimator=dict(config=BASELINE, checkpoint=ckpt))
+    assert old.compute_metrics(old.results)['EPE_x'] == m['EPE_x']
+    # a generator config is refused as a judge
+    from tests.test_evaluation.test_figures import RES18
+    gen = _collect(model, data, judge=dict(config=RES18, checkpoint=ckpt))
+    with pytest.raises(JudgeError, match='self-grading'):
+        gen.compute_metrics(gen.results)

@@ -87,6 +87,25 @@ def test_swap_grid_tool_size_for_given_counts(tmp_path, synth_root, t43_ckpt):
     assert both.shape[1] == img.shape[1] and both.shape[0] > 2 * img.shape[0]
 
 
+def test_swap_grid_tool_captions_every_mix_with_the_judge(tmp_path, synth_root, t43_ckpt,
+                                                          capsys):
+    judge = _checkpoint(BASELINE, str(tmp_path / 'judge.pth'))
+    out = tmp_path / 'judged.png'
+    tool = _tool('swap_grid')
+    tool.main([T43, t43_ckpt, '--out', str(out), '--num-pose', '3', '--num-appearance', '2',
+               '--scale', '2', '--judge', BASELINE, judge, *_synth_options(synth_root)])
+    assert 'judge (' in capsys.readouterr().out
+    img = np.zeros((64, 64, 3), np.uint8)
+    captioned = draw_swap_grid(np.stack([img] * 3), np.stack([img] * 2),
+                               np.zeros((2, 3, 64, 64, 3), np.uint8), 2, title='t',
+                               cell_labels=[['c'] * 3] * 2)
+    assert cv2.imread(str(out)).shape == captioned.shape
+    assert captioned.shape[0] > _expected_grid_shape(3, 2, 2)[0]  # a caption row per mix row
+    with pytest.raises(ConfigError, match='self-grading'):  # a generator is no judge
+        tool.main([T43, t43_ckpt, '--out', str(out), '--judge', T43, t43_ckpt,
+                   *_synth_options(synth_root)])
+
+
 def test_swap_grid_tool_on_real_samples_and_errors(tmp_path, samples_dir):
     ckpt = _checkpoint(RES18, str(tmp_path / 'res18.pth'))
     out = str(tmp_path / 'real.png')
@@ -166,5 +185,7 @@ def test_test_tool_prints_the_disentanglement_numbers(tmp_path, samples_dir):
     ckpt = _checkpoint(RES18, str(tmp_path / 'res18.pth'))
     proc = run_tool('tools/test.py', EVAL_RES18, ckpt, '--work-dir', tmp_path / 'work')
     text = proc.stdout + proc.stderr
-    for key in ('disent/PCK_mix', 'disent/app_recall@1', 'disent/leak_app_ratio', 'PCK:'):
+    for key in ('disent/self_PCK_mix', 'disent/app_recall@1', 'disent/leak_app_ratio', 'PCK:'):
         assert key in text, text[-3000:]
+    # no judge cached next to the samples: said loudly, and no unlabelled PCK_mix
+    assert 'NO JUDGE' in text and 'disent/judged: 0.0' in text and 'disent/PCK_mix:' not in text

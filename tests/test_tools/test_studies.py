@@ -101,18 +101,23 @@ def test_demo_micro_end_to_end(tmp_path):
     w = tmp_path / 'demo'
     proc = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
                     '--micro', env=dict(OMP_NUM_THREADS='1'))
-    for stage in range(1, 5):
-        assert f'[demo {stage}/4]' in proc.stdout
+    for stage in range(1, 6):
+        assert f'[demo {stage}/5]' in proc.stdout
     assert 'Epoch(train)' in proc.stdout
     metrics = json.load(open(w / 'metrics.json'))
-    for key in ('PCK', 'EPE', 'disent/PCK_mix', 'disent/app_recall@1', 'disent/paired_L1'):
+    for key in ('PCK', 'EPE', 'disent/PCK_mix', 'disent/PCK_truth', 'disent/self_PCK_mix',
+                'disent/app_recall@1', 'disent/paired_L1'):
         assert key in metrics
+    assert metrics['disent/judged'] == 1.0  # the demo's mixes are scored by its judge
+    record = json.load(open(w / 'synthhands' / 'judge' / 'judge.json'))
+    assert record['epochs'] == 1 and record['train_ann_file'] == 'annotations/train.json'
     import cv2
     grid = cv2.imread(str(w / 'swap_grid.png'))
     assert grid is not None and grid.shape[0] > 100 and grid.shape[1] > 100
     assert cv2.imread(str(w / 'retrieval.png')) is not None
     summary = open(w / 'summary.md').read()
     assert 'appearance recall@1' in summary and 'swap_grid.png' in summary
+    assert 'PCK_mix / PCK_truth' in summary and 'judge.pth' in summary
     # another demo setting in the same work dir is refused, nothing is overwritten
     before = open(w / 'metrics.json').read()
     bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '60', '--epochs', '1',

@@ -1,5 +1,6 @@
+from .disentanglement_metric_hook import DisentanglementMetricHook
 from .exact_resume_hook import ExactResumeHook
 from .non_finite_loss_hook import NonFiniteLossHook
 from .swap_grid_hook import SwapGridHook
 
-__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook']
+__all__ = ['SwapGridHook', 'ExactResumeHook', 'NonFiniteLossHook', 'DisentanglementMetricHook']

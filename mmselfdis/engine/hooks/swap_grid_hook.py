@@ -6,6 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmpose.registry import HOOKS
+from mmselfdis.models.utils import check_mixing_model
+from mmselfdis.visualization import load_samples, pick_sources, swap_grid
 
 __all__ = ['SwapGridHook']
 
@@ -78,15 +80,11 @@ class SwapGridHook(Hook):
         self._app_labels: list = []
 
     def _model(self, runner):
-        from mmselfdis.evaluation import check_mixing_model
-
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         return check_mixing_model(model, 'SwapGridHook')
 
     def before_train(self, runner) -> None:
         """Check the model and load the fixed source images."""
-        from mmselfdis.visualization import load_samples, pick_sources
-
         self._model(runner)
         loader = runner.val_dataloader if self.dataset == 'val' else runner.train_dataloader
         if loader is None:
@@ -112,8 +110,6 @@ class SwapGridHook(Hook):
 
     def log_grid(self, runner) -> None:
         """Draw the grid with the current weights and add it to the visualizer."""
-        from mmselfdis.visualization import swap_grid
-
         if self._pose_imgs is None:
             self.before_train(runner)
         step = runner.iter + 1

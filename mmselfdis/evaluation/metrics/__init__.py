@@ -1,5 +1,3 @@
-from .disentanglement_metric import (DisentanglementMetric, DisentanglementMetricHook,
-                                     check_mixing_model, load_pose_estimator, render_truth)
+from .disentanglement_metric import DisentanglementMetric, from_crop, to_crop
 
-__all__ = ['DisentanglementMetric', 'DisentanglementMetricHook', 'check_mixing_model',
-           'load_pose_estimator', 'render_truth']
+__all__ = ['DisentanglementMetric', 'from_crop', 'to_crop']

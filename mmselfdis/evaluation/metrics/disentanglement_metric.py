@@ -2,13 +2,19 @@
 
 Design: a metric sees only ``data_batch`` and ``data_samples``, but these
 figures need the model itself (it has to mix). The estimator's ``predict``
-stays untouched; instead :class:`DisentanglementMetricHook` (a small
-registered hook) hands the runner's model to every
-:class:`DisentanglementMetric` of the val/test evaluators in
-``before_val``/``before_test``. :meth:`DisentanglementMetric.process` only
-collects the packed input crops and their labels;
-:meth:`DisentanglementMetric.compute_metrics` mixes, encodes and predicts on
-the main process once all samples are in.
+stays untouched; instead
+:class:`~mmselfdis.engine.hooks.DisentanglementMetricHook` hands the runner's
+model (and the data root, where a cached judge lives) to every
+:class:`DisentanglementMetric` of the val/test evaluators.
+:meth:`DisentanglementMetric.process` only collects the packed input crops
+and their labels; :meth:`DisentanglementMetric.compute_metrics` mixes,
+encodes and predicts on the main process once all samples are in.
+
+Pose consistency is read by an independent **judge**
+(:mod:`mmselfdis.evaluation.judge`): a plain pose estimator trained on real
+images only. The model's own pose branch reads the same images too, under
+keys that say so (``self_*``): the cycle losses trained that branch to find
+x's pose in its own mixes, so its reading is self-grading.
 
 Config (``tools/test.py CONFIG CKPT`` then prints the numbers)::
 
@@ -16,101 +22,52 @@ Config (``tools/test.py CONFIG CKPT`` then prints the numbers)::
                       dict(type='AUC'), dict(type='DisentanglementMetric')]
     custom_hooks = [dict(type='DisentanglementMetricHook')]
 """
-import copy
-from typing import Any, Dict, List, Optional, Sequence
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmengine.structures import InstanceData
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmpose.evaluation.functional import keypoint_epe, keypoint_pck_accuracy
-from mmpose.registry import HOOKS, METRICS
-from mmpose.structures import PoseDataSample
-from mmpose.structures.bbox import get_warp_matrix
+from mmpose.registry import METRICS
+from mmselfdis.models.utils import check_mixing_model
+from mmselfdis.visualization.truth import render_truth
 from ..functional import mean_abs_error, psnr, retrieval_recall, ridge_probe, ssim
+from ..judge import find_judge, load_judge, predict_crop_keypoints
 
-__all__ = ['DisentanglementMetric', 'DisentanglementMetricHook', 'check_mixing_model',
-           'load_pose_estimator', 'render_truth']
+__all__ = ['DisentanglementMetric', 'to_crop', 'from_crop']
 
 _HOOK_HINT = ("add custom_hooks = [dict(type='DisentanglementMetricHook')] to the config (it "
               "hands the runner's model to the metric), or call metric.bind_model(model)")
 
-
-def check_mixing_model(model: nn.Module, who: str = 'DisentanglementMetric') -> nn.Module:
-    """Unwrap ``model`` (DDP) and check that it can encode, decode and mix.
-
-    Raises:
-        ValueError: The model is not a self-disentanglement model.
-    """
-    if is_model_wrapper(model):
-        model = model.module
-    missing = [m for m in ('encode', 'decode', 'mix') if not callable(getattr(model, m, None))]
-    if missing or getattr(model, 'selfdis', None) is None:
-        raise ValueError(
-            f'{who} needs a SelfDisPoseEstimator (a model with encode/decode/mix and a '
-            f'selfdis branch), got {type(model).__name__}. Evaluate a self-disentanglement '
-            f'config and checkpoint (e.g. configs/eval/t4-3_selfdis_unet_synthhands-mono-64x64'
-            f'_disent.py); a plain pose estimator cannot mix images.')
-    return model
+NO_JUDGE_WARNING = (
+    'DisentanglementMetric: NO JUDGE. The pose-consistency numbers are the generator grading '
+    'its own mixes (self_PCK_mix etc.: its pose branch was trained to read x\'s pose in exactly '
+    'these mixes and can read patterns nobody else sees); there is no PCK_mix. Train an '
+    'independent judge once with `python tools/train_judge.py CONFIG` (cached in '
+    '<data_root>/judge/ and found there by itself) or give '
+    'DisentanglementMetric(judge=dict(config=..., checkpoint=...)).')
 
 
-def load_pose_estimator(config: str, checkpoint: str) -> nn.Module:
-    """Build a frozen pose estimator from a config file and a checkpoint.
-
-    The checkpoint is read with :func:`mmselfdis.utils.safe_load_checkpoint`;
-    weights of a self-disentanglement branch (``selfdis.*``) are ignored when
-    the config is a plain pose estimator.
-
-    Args:
-        config: Path of the pose estimator's config.
-        checkpoint: Path of its checkpoint.
-
-    Returns:
-        nn.Module: The estimator in ``eval()`` mode, without gradients.
-    """
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    from mmpose.registry import MODELS
-    from mmselfdis.utils import safe_load_checkpoint
-
-    ckpt = safe_load_checkpoint(checkpoint)
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    state = ckpt.get('state_dict', ckpt)
-    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    if missing:
-        raise ValueError(f'the checkpoint {checkpoint!r} does not fit the pose estimator config '
-                         f'{config!r} (missing {missing[:3]}); pass the config it was trained '
-                         f'with')
-    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
-    model.eval().requires_grad_(False)
-    return model
-
-
-def _to_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
-             size: np.ndarray) -> np.ndarray:
+def to_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
+            size: np.ndarray) -> np.ndarray:
     """Original image coordinates → crop coordinates (``TopdownAffine`` without rotation)."""
     return (kpts - center + 0.5 * scale) / scale * size
 
 
-def _from_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
-               size: np.ndarray) -> np.ndarray:
+def from_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
+              size: np.ndarray) -> np.ndarray:
     """Crop coordinates → original image coordinates (as ``add_pred_to_datasample``)."""
     return kpts / size * scale + center - 0.5 * scale
 
 
+
 @METRICS.register_module()
 class DisentanglementMetric(BaseMetric):
-    """Disentanglement of pose and appearance, measured with the model's own mixes.
+    """Disentanglement of pose and appearance, measured on the model's own mixes.
 
     For every evaluated crop ``x`` the partner ``y`` is ``x`` rolled by
     ``pair_shift`` over the evaluated samples (``y_i = x_{i - shift}``) and
@@ -118,16 +75,25 @@ class DisentanglementMetric(BaseMetric):
     ``uint8`` as :func:`mmselfdis.apis.mix_images` does). Reported keys
     (with the prefix ``disent/``):
 
-    - ``PCK_x``, ``EPE_x``: the pose estimator on ``x`` (equal to the
-      config's ``PCK``/``EPE`` when it is the model itself);
-      ``PCK_mix``, ``EPE_mix``: the same estimator on ``mix(x, y)`` against
-      ``x``'s keypoints (pose consistency: close to ``*_x`` is good);
-      ``PCK_mix_y``: ... against ``y``'s keypoints (high = the mix copied
-      the appearance image's pose); ``PCK_copy_app``, ``EPE_copy_app``: the
-      estimator on ``y`` itself against ``x``'s keypoints (the floor: what a
-      "mix" that copies the appearance image scores). PCK at ``thr`` of the
-      bbox size, EPE in original image pixels, as MMPose's
-      ``PCKAccuracy``/``EPE``.
+    - ``judged``: 1 when an independent judge read the poses, 0 when none
+      was configured (then a warning is logged and only ``self_*`` pose keys
+      exist).
+    - By the **judge** (a plain pose estimator trained on real images only,
+      :mod:`mmselfdis.evaluation.judge`): ``PCK_x``, ``EPE_x`` (on ``x``);
+      ``PCK_mix``, ``EPE_mix`` (on ``mix(x, y)`` against ``x``'s keypoints:
+      pose consistency); ``PCK_mix_y`` (... against ``y``'s keypoints: high
+      = the mix copied the appearance image's pose); ``PCK_copy_app``,
+      ``EPE_copy_app`` (on ``y`` itself against ``x``'s keypoints: the floor,
+      what a "mix" that copies the appearance image scores). With SynthHands
+      data also ``PCK_truth``, ``EPE_truth`` (on the true render of x's pose
+      in y's appearance: the ceiling) and the headline
+      ``PCK_mix_truth_ratio = PCK_mix / PCK_truth``.
+    - By the model's **own** pose branch (self-grading; a generator can
+      hide x's pose from everyone but itself): ``self_PCK_x``,
+      ``self_EPE_x``, ``self_PCK_mix``, ``self_EPE_mix``,
+      ``self_PCK_mix_y``, ``self_PCK_copy_app``, ``self_EPE_copy_app``.
+    - PCK at ``thr`` of the bbox size, EPE in original image pixels, as
+      MMPose's ``PCKAccuracy``/``EPE``.
     - ``app_recall@k``: share of mixes whose appearance code ``â`` has
       ``a(y)`` among its ``k`` nearest appearance codes of all evaluated
       samples (cosine similarity of codes centred on their mean; chance
@@ -146,7 +112,8 @@ class DisentanglementMetric(BaseMetric):
       ``paired_L1_copy_app``: the same L1 for the trivial "mixes" ``x`` and
       ``y`` (a useful mix beats both).
 
-    The model comes from :class:`DisentanglementMetricHook` (or
+    The model comes from
+    :class:`~mmselfdis.engine.hooks.DisentanglementMetricHook` (or
     :meth:`bind_model`); it must be a
     :class:`~mmselfdis.models.SelfDisPoseEstimator`. Everything is computed
     on the main process in :meth:`compute_metrics`; the crops are kept in
@@ -160,14 +127,19 @@ class DisentanglementMetric(BaseMetric):
         pair_shift: Roll between ``x`` and ``y``; ``None`` picks the smallest
             shift for which no pair shares a ``pose_id`` (SynthHands puts the
             appearances of a pose next to each other), else 1.
-        paired: Compute the ``paired_*`` keys: ``None`` = when the samples
-            carry render parameters; ``True`` = required.
-        pose_estimator: ``dict(config=..., checkpoint=...)`` of a frozen pose
-            estimator used for ``PCK_*``/``EPE_*`` instead of the model.
+        paired: Compute the ``paired_*`` and ``*_truth`` keys: ``None`` =
+            when the samples carry render parameters; ``True`` = required.
+        judge: ``'auto'`` (default): the judge cached next to the evaluated
+            data (``<data_root>/judge/``, made by ``tools/train_judge.py``;
+            the hook passes the data root), none if there is none;
+            ``dict(config=..., checkpoint=...)``: that judge (a plain
+            ``TopdownPoseEstimator``); ``None``: no judge (self-graded only,
+            with a warning).
         batch_size: Images per model call in :meth:`compute_metrics`.
         max_samples: Evaluate only the first ``max_samples`` samples.
         collect_device: Passed to :class:`BaseMetric`.
         prefix: Key prefix (default ``'disent'``).
+        pose_estimator: Former name of ``judge`` (a dict), still accepted.
     """
 
     default_prefix: Optional[str] = 'disent'
@@ -179,11 +151,12 @@ class DisentanglementMetric(BaseMetric):
                  probe_seed: int = 0,
                  pair_shift: Optional[int] = None,
                  paired: Optional[bool] = None,
-                 pose_estimator: Optional[Dict[str, str]] = None,
+                 judge: Union[str, Dict[str, str], None] = 'auto',
                  batch_size: int = 32,
                  max_samples: Optional[int] = None,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 pose_estimator: Optional[Dict[str, str]] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if not 0 < thr:
             raise ValueError(f'DisentanglementMetric.thr must be > 0, got {thr}')
@@ -195,29 +168,71 @@ class DisentanglementMetric(BaseMetric):
                              f'{probe_held_out}')
         if pair_shift is not None and int(pair_shift) < 1:
             raise ValueError(f'DisentanglementMetric.pair_shift must be >= 1, got {pair_shift}')
-        if pose_estimator is not None and not {'config', 'checkpoint'} <= set(pose_estimator):
-            raise ValueError("DisentanglementMetric.pose_estimator must be "
-                             "dict(config='...py', checkpoint='...pth')")
+        if pose_estimator is not None:
+            judge = pose_estimator
+        if not (judge is None or judge == 'auto' or
+                (isinstance(judge, dict) and {'config', 'checkpoint'} <= set(judge))):
+            raise ValueError("DisentanglementMetric.judge must be 'auto', None or "
+                             "dict(config='...py', checkpoint='...pth') (a plain pose "
+                             "estimator trained on real images: tools/train_judge.py), got "
+                             f'{judge!r}')
         self.thr = float(thr)
         self.recall_ks = tuple(int(k) for k in recall_ks)
         self.probe_held_out = float(probe_held_out)
         self.probe_seed = int(probe_seed)
         self.pair_shift = None if pair_shift is None else int(pair_shift)
         self.paired = paired
-        self.pose_estimator_cfg = dict(pose_estimator) if pose_estimator else None
+        self.judge = dict(judge) if isinstance(judge, dict) else judge
         self.batch_size = max(1, int(batch_size))
         self.max_samples = max_samples
         self.model: Optional[nn.Module] = None
-        self._pose_estimator: Optional[nn.Module] = None
+        self.data_root: Optional[str] = None
+        self._judge: Optional[nn.Module] = None
 
     # ----------------------------------------------------------------- binding
-    def bind_model(self, model: nn.Module) -> None:
+    def bind_model(self, model: nn.Module, data_root: Optional[str] = None) -> None:
         """Use ``model`` (a :class:`SelfDisPoseEstimator`, wrapped or not) to mix.
+
+        Args:
+            model: The model to evaluate.
+            data_root: Where the evaluated data lives (``judge='auto'`` looks
+                for ``<data_root>/judge/``).
 
         Raises:
             ValueError: ``model`` cannot mix.
         """
         self.model = check_mixing_model(model)
+        if data_root is not None and data_root != self.data_root:
+            self.data_root = data_root
+            if self.judge == 'auto':
+                self._judge = None  # found again for this data
+
+    def bind_judge(self, judge: nn.Module) -> None:
+        """Judge the poses with this (already loaded) pose estimator.
+
+        Raises:
+            ValueError: ``judge`` is a self-disentanglement model (its pose
+                branch is not independent of its mixes).
+        """
+        if getattr(judge, 'selfdis', None) is not None:
+            raise ValueError('the judge must be a plain pose estimator trained on real images, '
+                             f'not a self-disentanglement model ({type(judge).__name__}): its '
+                             'own pose branch grades its own mixes')
+        self.judge = 'bound'
+        self._judge = judge.eval()
+
+    def _get_judge(self, device: torch.device) -> Optional[nn.Module]:
+        if self._judge is not None:
+            return self._judge.to(device)
+        if isinstance(self.judge, dict):
+            self._judge = load_judge(self.judge['config'], self.judge['checkpoint'], device)
+        elif self.judge == 'auto':
+            found = find_judge(self.data_root)
+            if found is not None:
+                print_log(f'DisentanglementMetric: judging the poses with the judge cached in '
+                          f'{found[1]}', logger='current')
+                self._judge = load_judge(*found, device)
+        return self._judge
 
     # ----------------------------------------------------------------- collect
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -282,21 +297,32 @@ class DisentanglementMetric(BaseMetric):
 
         shift = self._pair_shift(results)
         partner = (np.arange(n) - shift) % n
-        estimator = self._get_pose_estimator() or model
         device = next(model.parameters()).device
+        judge = self._get_judge(device)
+        if judge is None:
+            print_log(NO_JUDGE_WARNING, logger='current', level=logging.WARNING)
         imgs = torch.from_numpy(np.stack([r['img'] for r in results]))
-        states = {m: m.training for m in {model, estimator}}
+        truth = None
+        if do_paired:
+            truth = torch.stack([
+                render_truth(results[i], results[j], imgs[i]) for i, j in enumerate(partner)
+            ])
+        states = {m: m.training for m in {model, judge} if m is not None}
         for m in states:
             m.eval()
         try:
             with torch.no_grad():
-                out = self._run(model, estimator, imgs, partner, results, device)
+                out = self._run(model, judge, imgs, truth, partner, results, device)
         finally:
             for m, was_training in states.items():
                 m.train(was_training)
 
-        metrics: Dict[str, float] = {}
-        metrics.update(self._pose_consistency(results, partner, out['kp_x'], out['kp_mix']))
+        metrics: Dict[str, float] = {'judged': float(judge is not None)}
+        if judge is not None:
+            metrics.update(self._pose_consistency(results, partner, out['judge_x'],
+                                                  out['judge_mix'], out.get('judge_truth')))
+        metrics.update(self._pose_consistency(results, partner, out['self_x'], out['self_mix'],
+                                              prefix='self_'))
         recall = retrieval_recall(out['a_hat'], out['a'], torch.from_numpy(partner),
                                   self.recall_ks)
         for k, v in recall.items():
@@ -304,22 +330,30 @@ class DisentanglementMetric(BaseMetric):
         metrics['pose_recall@1'] = retrieval_recall(out['p_hat'], out['p'],
                                                     torch.arange(n), (1, ))[1]
         crop_kpts = np.stack([
-            _to_crop(r['keypoints'], r['center'], r['scale'], r['input_size']) for r in results
+            to_crop(r['keypoints'], r['center'], r['scale'], r['input_size']) for r in results
         ])
         visible = np.stack([r['visible'] for r in results])
         for name, codes in (('app', out['a']), ('pose', out['p'])):
             probe = ridge_probe(codes, crop_kpts, visible, held_out=self.probe_held_out,
                                 seed=self.probe_seed)
             metrics[f'leak_{name}_ratio'] = probe['ratio']
-        if do_paired:
-            metrics.update(self._paired(results, partner, imgs, out['mix']))
+        if truth is not None:
+            metrics.update(self._paired(partner, imgs, out['mix'], truth))
         return metrics
 
-    def _run(self, model: nn.Module, estimator: nn.Module, imgs: Tensor, partner: np.ndarray,
-             results: List[dict], device: torch.device) -> Dict[str, Any]:
-        """Mixes, codes and crop-space keypoint predictions of all samples, in chunks."""
-        keys = ('p', 'a', 'p_hat', 'a_hat', 'mix', 'kp_x', 'kp_mix')
-        acc: Dict[str, list] = {k: [] for k in keys}
+    def _run(self, model: nn.Module, judge: Optional[nn.Module], imgs: Tensor,
+             truth: Optional[Tensor], partner: np.ndarray, results: List[dict],
+             device: torch.device) -> Dict[str, Any]:
+        """Mixes, codes and crop-space keypoint readings of all samples, in chunks.
+
+        ``self_*`` are read by the model's own pose branch, ``judge_*`` by the
+        judge (on ``x``, on the mix and on the true render).
+        """
+        acc: Dict[str, list] = {}
+
+        def add(key: str, value) -> None:
+            acc.setdefault(key, []).append(value)
+
         n = imgs.shape[0]
         for start in range(0, n, self.batch_size):
             idx = np.arange(start, min(n, start + self.batch_size))
@@ -329,53 +363,31 @@ class DisentanglementMetric(BaseMetric):
             p, a = model.encode(x)
             p_hat, a_hat = model.encode(mixed)
             flips = [results[i]['flip_indices'] for i in idx]
-            acc['p'].append(p.float().cpu())
-            acc['a'].append(a.float().cpu())
-            acc['p_hat'].append(p_hat.float().cpu())
-            acc['a_hat'].append(a_hat.float().cpu())
-            acc['mix'].append(mixed.to(torch.uint8).cpu())
-            acc['kp_x'].append(self._predict_crop(estimator, x, flips))
-            acc['kp_mix'].append(self._predict_crop(estimator, mixed, flips))
-        return {k: (np.concatenate(v) if k.startswith('kp') else torch.cat(v))
+            add('p', p.float().cpu())
+            add('a', a.float().cpu())
+            add('p_hat', p_hat.float().cpu())
+            add('a_hat', a_hat.float().cpu())
+            add('mix', mixed.to(torch.uint8).cpu())
+            add('self_x', predict_crop_keypoints(model, x, flips))
+            add('self_mix', predict_crop_keypoints(model, mixed, flips))
+            if judge is not None:
+                add('judge_x', predict_crop_keypoints(judge, x, flips))
+                add('judge_mix', predict_crop_keypoints(judge, mixed, flips))
+                if truth is not None:
+                    add('judge_truth', predict_crop_keypoints(judge, truth[idx].float(), flips))
+        return {k: (torch.cat(v) if isinstance(v[0], Tensor) else np.concatenate(v))
                 for k, v in acc.items()}
 
-    @staticmethod
-    def _predict_crop(estimator: nn.Module, imgs: Tensor,
-                      flip_indices: Sequence[Optional[list]]) -> np.ndarray:
-        """Keypoints the estimator predicts on crops, in crop pixels.
-
-        The estimator's own ``predict`` runs (flip test and all) with metainfo
-        that maps the crop onto itself, so its back-projection is the identity.
-
-        Note:
-            - imgs: ``(N, C, H, W)`` image space
-            - return: ``(N, K, 2)``
-        """
-        from mmselfdis.models.heads import SelfDisHead
-
-        h, w = imgs.shape[-2:]
-        samples = []
-        for flip in flip_indices:
-            s = PoseDataSample()
-            s.set_metainfo(dict(input_size=(w, h), input_center=np.array([w / 2, h / 2]),
-                                input_scale=np.array([w, h], np.float32),
-                                flip_indices=flip))
-            s.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], np.float32),
-                                          bbox_scores=np.ones(1, np.float32))
-            samples.append(s)
-        inputs = SelfDisHead.to_model_space(imgs, estimator.data_preprocessor)
-        preds = estimator.predict(inputs, samples)
-        return np.stack([np.asarray(s.pred_instances.keypoints, np.float64)[0, :, :2]
-                         for s in preds])
-
     def _pose_consistency(self, results: List[dict], partner: np.ndarray, kp_x: np.ndarray,
-                          kp_mix: np.ndarray) -> Dict[str, float]:
+                          kp_mix: np.ndarray, kp_truth: Optional[np.ndarray] = None,
+                          prefix: str = '') -> Dict[str, float]:
+        """PCK/EPE of one reader's keypoints on x, the mix, y and the true render."""
         size = np.stack([r['input_size'] for r in results])[:, None]
         scale = np.stack([r['scale'] for r in results])[:, None]
         center = np.stack([r['center'] for r in results])[:, None]
         gt = np.stack([r['keypoints'] for r in results])
         mask = np.stack([r['visible'] for r in results])
-        gt_crop = _to_crop(gt, center, scale, size)
+        gt_crop = to_crop(gt, center, scale, size)
         # bbox size in crop pixels (the crop is a uniform scaling of the image)
         bbox_crop = np.array([r['bbox_size'] for r in results]) * size[:, 0, 0] / scale[:, 0, 0]
 
@@ -383,25 +395,31 @@ class DisentanglementMetric(BaseMetric):
             return float(keypoint_pck_accuracy(pred, target, m, self.thr,
                                                np.tile(norm[:, None], (1, 2)))[1])
 
-        pred_x = _from_crop(kp_x, center, scale, size)
-        pred_mix = _from_crop(kp_mix, center, scale, size)
-        pred_x_of_y = _from_crop(kp_x[partner], center, scale, size)
-        return {
+        def epe(pred_crop: np.ndarray) -> float:
+            return float(keypoint_epe(from_crop(pred_crop, center, scale, size), gt, mask))
+
+        out = {
             'PCK_x': pck(kp_x, gt_crop, mask, bbox_crop),
-            'EPE_x': float(keypoint_epe(pred_x, gt, mask)),
+            'EPE_x': epe(kp_x),
             'PCK_mix': pck(kp_mix, gt_crop, mask, bbox_crop),
-            'EPE_mix': float(keypoint_epe(pred_mix, gt, mask)),
+            'EPE_mix': epe(kp_mix),
             'PCK_mix_y': pck(kp_mix, gt_crop[partner], mask[partner], bbox_crop[partner]),
             # the floor: a "mix" that is just y, judged against x's keypoints
             'PCK_copy_app': pck(kp_x[partner], gt_crop, mask, bbox_crop),
-            'EPE_copy_app': float(keypoint_epe(pred_x_of_y, gt, mask)),
+            'EPE_copy_app': epe(kp_x[partner]),
         }
+        if kp_truth is not None:
+            # the ceiling: the true picture of (x's pose, y's appearance)
+            out['PCK_truth'] = pck(kp_truth, gt_crop, mask, bbox_crop)
+            out['EPE_truth'] = epe(kp_truth)
+            out['PCK_mix_truth_ratio'] = (out['PCK_mix'] / out['PCK_truth']
+                                          if out['PCK_truth'] > 0 else float('nan'))
+        return {prefix + k: v for k, v in out.items()}
 
-    def _paired(self, results: List[dict], partner: np.ndarray, imgs: Tensor,
-                mixes: Tensor) -> Dict[str, float]:
-        truth = torch.stack([
-            render_truth(results[i], results[j], imgs[i]) for i, j in enumerate(partner)
-        ]).float()
+    @staticmethod
+    def _paired(partner: np.ndarray, imgs: Tensor, mixes: Tensor,
+                truth: Tensor) -> Dict[str, float]:
+        truth = truth.float()
         mix, x, y = mixes.float(), imgs.float(), imgs[partner].float()
         return {
             'paired_L1': float(mean_abs_error(mix, truth).mean()),
@@ -423,80 +441,3 @@ class DisentanglementMetric(BaseMetric):
             if not np.any(ids_arr == np.roll(ids_arr, shift)):
                 return shift
         return 1
-
-    def _get_pose_estimator(self) -> Optional[nn.Module]:
-        if self.pose_estimator_cfg is None:
-            return None
-        if self._pose_estimator is None:
-            device = next(self.model.parameters()).device
-            self._pose_estimator = load_pose_estimator(
-                self.pose_estimator_cfg['config'], self.pose_estimator_cfg['checkpoint']).to(device)
-        return self._pose_estimator
-
-
-def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
-    """The true "pose of x, appearance of y" crop of a SynthHands pair.
-
-    Renders x's pose parameters with y's appearance parameters
-    (:func:`mmselfdis.datasets.synthhands.render`) at x's original image size
-    and crops it exactly as ``TopdownAffine`` cropped ``x``.
-
-    Args:
-        sample_x: A sample collected by :meth:`DisentanglementMetric.process`.
-        sample_y: Another one (the appearance source).
-        like: ``x``'s crop, to match channels (monochrome images stay
-            monochrome in 3-channel pipelines).
-
-    Returns:
-        The ``uint8`` crop.
-
-    Note:
-        - like, return: ``(C, H, W)``
-    """
-    from mmselfdis.datasets.synthhands import render
-
-    channels, h, w = like.shape
-    ori = sample_x['ori_shape'] or (h, w)
-    size = int(max(ori[:2]))
-    mono = channels == 1 or bool((like[0] == like[1]).all() and (like[1] == like[2]).all())
-    img, _, _ = render(sample_x['pose'], sample_y['appearance'], size=size, rgb=not mono)
-    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
-    crop = cv2.warpAffine(img, warp, (int(w), int(h)), flags=cv2.INTER_LINEAR)
-    if crop.ndim == 2:
-        crop = np.repeat(crop[None], channels, 0)
-    else:
-        crop = crop.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(crop))
-
-
-@HOOKS.register_module()
-class DisentanglementMetricHook(Hook):
-    """Give every :class:`DisentanglementMetric` of the runner the model to mix with.
-
-    In ``before_val``/``before_test`` the runner's model (unwrapped from DDP)
-    is bound to each such metric of the val/test evaluator. Without it the
-    metric stops with a message naming this hook.
-
-    Example::
-
-        custom_hooks = [dict(type='DisentanglementMetricHook')]
-    """
-
-    priority = 'NORMAL'
-
-    @staticmethod
-    def _bind(runner, evaluator) -> int:
-        bound = 0
-        for metric in getattr(evaluator, 'metrics', []):
-            if isinstance(metric, DisentanglementMetric):
-                metric.bind_model(runner.model)
-                bound += 1
-        return bound
-
-    def before_val(self, runner) -> None:
-        """Bind the model to the val evaluator's metrics."""
-        self._bind(runner, runner.val_loop.evaluator)
-
-    def before_test(self, runner) -> None:
-        """Bind the model to the test evaluator's metrics."""
-        self._bind(runner, runner.test_loop.evaluator)

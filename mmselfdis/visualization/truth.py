@@ -1,0 +1,47 @@
+"""The true picture of a mix on SynthHands: x's pose rendered in y's appearance, cropped like x."""
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmpose.structures.bbox import get_warp_matrix
+
+__all__ = ['render_truth']
+
+
+def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
+    """The true "pose of x, appearance of y" crop of a SynthHands pair.
+
+    Renders x's pose parameters with y's appearance parameters
+    (:func:`mmselfdis.datasets.synthhands.render`) at x's original image size
+    and crops it exactly as ``TopdownAffine`` cropped ``x``.
+
+    Args:
+        sample_x: x's render parameters and crop geometry: ``pose``,
+            ``center``, ``scale`` and ``ori_shape`` (as
+            :meth:`~mmselfdis.evaluation.DisentanglementMetric.process`
+            collects them).
+        sample_y: The appearance source's (only ``appearance`` is read).
+        like: ``x``'s crop, to match channels (monochrome images stay
+            monochrome in 3-channel pipelines).
+
+    Returns:
+        The ``uint8`` crop.
+
+    Note:
+        - like, return: ``(C, H, W)``
+    """
+    from mmselfdis.datasets.synthhands import render
+
+    channels, h, w = like.shape
+    ori = sample_x['ori_shape'] or (h, w)
+    size = int(max(ori[:2]))
+    mono = channels == 1 or bool((like[0] == like[1]).all() and (like[1] == like[2]).all())
+    img, _, _ = render(sample_x['pose'], sample_y['appearance'], size=size, rgb=not mono)
+    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
+    crop = cv2.warpAffine(img, warp, (int(w), int(h)), flags=cv2.INTER_LINEAR)
+    if crop.ndim == 2:
+        crop = np.repeat(crop[None], channels, 0)
+    else:
+        crop = crop.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(crop))
