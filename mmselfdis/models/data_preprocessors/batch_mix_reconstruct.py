@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
+from .image_space import ImageSpace
 
 __all__ = ['BatchMixReconstruct']
 
@@ -24,8 +25,8 @@ class BatchMixReconstruct(nn.Module):
 
     The preprocessor calls batch augments on *normalised* inputs, after its
     BGR→RGB conversion; this module undoes both with ``mean``/``std``/
-    ``bgr_to_rgb`` (by default the generator's own preprocessor settings),
-    mixes in image space and normalises the result again.
+    ``bgr_to_rgb`` (by default the generator's own preprocessor settings) through
+    :class:`ImageSpace`, mixes in image space and normalises the result again.
 
     The generator is held outside module registration: it is not a submodule,
     so it never appears in the trained model's ``state_dict``,
@@ -102,24 +103,13 @@ class BatchMixReconstruct(nn.Module):
             gen.to(device)
         return gen
 
-    def _norm(self, gen: nn.Module, channels: int, device: torch.device
-              ) -> Tuple[Tensor, Tensor, bool]:
-        pre = gen.data_preprocessor
+    def _space(self, gen: nn.Module, channels: int) -> ImageSpace:
+        """The training preprocessor's mapping: given mean/std/bgr_to_rgb, else the generator's."""
+        own = ImageSpace.of(gen.data_preprocessor, channels)
+        swap = own.bgr_to_rgb if self.bgr_to_rgb is None else self.bgr_to_rgb
         if self.mean is not None:
-            mean = torch.tensor(self.mean, device=device).view(-1, 1, 1)
-            std = torch.tensor(self.std, device=device).view(-1, 1, 1)
-        elif getattr(pre, '_enable_normalize', False):
-            mean, std = pre.mean.to(device), pre.std.to(device)
-        else:
-            mean = torch.zeros(1, 1, 1, device=device)
-            std = torch.ones(1, 1, 1, device=device)
-        if mean.shape[0] not in (1, channels):
-            raise ValueError(f'BatchMixReconstruct: mean/std have {mean.shape[0]} values for '
-                             f'{channels}-channel inputs; give those of the training data '
-                             f'preprocessor')
-        swap = self.bgr_to_rgb if self.bgr_to_rgb is not None else \
-            bool(getattr(pre, '_channel_conversion', False))
-        return mean, std, swap and channels == 3
+            return ImageSpace(self.mean, self.std, swap)
+        return ImageSpace(own.mean, own.std, swap)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: Tensor, data_samples: SampleList) -> Tuple[Tensor, SampleList]:
@@ -157,16 +147,12 @@ class BatchMixReconstruct(nn.Module):
         app_idx = (torch.arange(n) + offset) % n
         idx = chosen.nonzero().flatten()
 
-        mean, std, swap = self._norm(gen, inputs.shape[1], inputs.device)
+        space = self._space(gen, inputs.shape[1])
         with torch.no_grad():
-            img = inputs.detach() * std + mean
-            if swap:
-                img = img[:, [2, 1, 0]]
+            img = space.to_image(inputs.detach())
             mixed = mix_images(gen, img[idx], img[app_idx[idx]]).float()
-            if swap:
-                mixed = mixed[:, [2, 1, 0]]
             out = inputs.clone()
-            out[idx] = ((mixed - mean) / std).to(inputs.dtype)
+            out[idx] = space.to_model(mixed).to(inputs.dtype)
         for i in idx.tolist():
             j = int(app_idx[i])
             src = data_samples[j].metainfo
