@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
-from .image_space import ImageSpace
+from ..models.data_preprocessors import ImageSpace
+from .generator import generator_info, load_generator, mix_images
 
 __all__ = ['BatchMixReconstruct']
 
@@ -18,7 +19,9 @@ class BatchMixReconstruct(nn.Module):
     """Batch augment: give chosen samples the appearance of another sample of the batch.
 
     The batch-level counterpart of :class:`~mmselfdis.datasets.MixReconstruct`
-    for ``PoseDataPreprocessor(batch_augments=[...])``. Each sample is mixed
+    for ``PoseDataPreprocessor(batch_augments=[...])``. It runs a trained
+    generator, so it lives with the other generator applications in
+    :mod:`mmselfdis.apis` (the models package does not depend on it). Each sample is mixed
     with probability ``prob``; its appearance source is another sample of
     the same batch (the batch rolled by a random non-zero offset). The mixing
     is :func:`mmselfdis.apis.mix_images`, run on the inputs' device.
@@ -96,7 +99,6 @@ class BatchMixReconstruct(nn.Module):
         """The frozen generator on ``device`` (loaded on first use)."""
         gen = self._generator
         if gen is None:
-            from mmselfdis.apis import load_generator
             gen = load_generator(self.checkpoint, self.config, device)
             object.__setattr__(self, '_generator', gen)
         elif next(gen.parameters()).device != device:
@@ -135,7 +137,6 @@ class BatchMixReconstruct(nn.Module):
         if not bool(chosen.any()):
             return inputs, data_samples
 
-        from mmselfdis.apis import generator_info, mix_images
         gen = self.generator(inputs.device)
         info = generator_info(gen)
         kpts = self._num_keypoints(data_samples)
