@@ -230,7 +230,7 @@ def test_pose_modulated_decoder_draws_where_the_heatmaps_are():
     torch.manual_seed(0)
     dec = PoseModulatedDecoder(pose_map_channels=3, app_channels=4, out_channels=1,
                                num_upsamples=3, base_channels=4, hidden_channels=4)
-    maps, app = torch.zeros(1, 3, 16, 16), torch.randn(1, 4, 2, 2)
+    maps, app = torch.rand(1, 3, 16, 16), torch.randn(1, 4, 2, 2)
     assert dec(maps, app).shape == (1, 1, 16, 16)
     assert len([m for m in dec.modules() if isinstance(m, ResizeConv2d)]) == 3
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in dec.modules())

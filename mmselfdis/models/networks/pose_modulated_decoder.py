@@ -1,4 +1,4 @@
-"""Image decoder conditioned on pose maps at every scale (SPADE) and on an appearance code (AdaIN)."""
+"""Image decoder conditioned on pose maps at every scale (SPADE) and an appearance code (AdaIN)."""
 from typing import Optional
 
 import torch
