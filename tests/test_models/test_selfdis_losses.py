@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.test_models._tiny import NUM_KPTS, build_model, make_batch, model_cfg
+from mmselfdis.models.networks import PoseAppearanceNorm
+from tests.test_models._tiny import build_model, make_batch, model_cfg
 
 N, M = 4, 2
 Y = torch.tensor([3, 0])
@@ -42,6 +43,10 @@ def _run(selfdis_cfg):
     model = build_model(model_cfg('resnet', 3, selfdis_cfg))
     torch.manual_seed(0)
     nn.init.normal_(model.head.final_layer.weight, std=0.5)  # heatmaps of order 1, not 1e-10
+    for m in model.modules():  # leave the modulations' zero start: pose and look matter
+        if isinstance(m, PoseAppearanceNorm):
+            nn.init.normal_(m.pose_net[-1].weight, std=0.5)
+            nn.init.normal_(m.app_affine.weight, std=0.5)
     model.eval()
     sd = model.selfdis
     spies = {}
@@ -127,8 +132,8 @@ def test_feature_matching_pairs_each_reconstruction_with_its_input():
     with torch.no_grad():
         p, a = sd.encode(model, x)
         rec = sd.decode(p, a)
-        maps = F.interpolate(model.head(model.extract_feat(x)), size=x.shape[-2:],
-                             mode='bilinear', align_corners=False)
+        maps = F.interpolate(model.head(model.extract_feat(x)).amax(1, keepdim=True),
+                             size=x.shape[-2:], mode='bilinear', align_corners=False)
         _, f_rec = sd.discriminator(torch.cat([rec, maps], 1), return_features=True)
         _, f_real = sd.discriminator(torch.cat([x, maps], 1), return_features=True)
     (fake, real), = spies['loss_feat_match'].calls
@@ -142,11 +147,11 @@ def test_feature_matching_pairs_each_reconstruction_with_its_input():
 
 
 def test_conditional_discriminator_sees_the_pose_of_x_with_each_image():
-    """With gan_condition='pose' a copy of y, shown with x's heatmaps, is a different input
+    """With gan_condition='pose' a copy of y, shown with x's pose map, is a different input
     from y shown with its own: the discriminator can tell a copy of y from a mix."""
     model, x, samples, losses, spies = _run(MODULATED)
     sd = model.selfdis
-    assert sd.discriminator.in_channels == 3 + NUM_KPTS  # image + one heatmap per keypoint
+    assert sd.discriminator.in_channels == 3 + 1  # image + the pose map
     seen = []
     hook = sd.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
     try:
@@ -156,7 +161,7 @@ def test_conditional_discriminator_sees_the_pose_of_x_with_each_image():
         hook.remove()
     real_and_fake = seen[0]
     with torch.no_grad():
-        maps = model.head(model.extract_feat(x))
+        maps = model.head(model.extract_feat(x)).amax(1, keepdim=True)
     maps = F.interpolate(maps, size=x.shape[-2:], mode='bilinear', align_corners=False)
     torch.testing.assert_close(real_and_fake[:N, 3:], maps, atol=1e-5, rtol=1e-4)
     # the mixes (after the N reconstructions) are judged with the heatmaps of x, not of y

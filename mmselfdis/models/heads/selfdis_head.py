@@ -98,9 +98,10 @@ class SelfDisHead(BaseModule):
             the reconstructions).
         gan_condition: ``None`` (the paper): the discriminator sees images
             only, so a mix that copies ``y`` is as real to it as ``y`` itself.
-            ``'pose'``: it sees each image with the heatmaps of the pose it
-            should show (``x``'s for ``x``, its reconstruction and its mixes),
-            so an image whose hand is not where the heatmaps are is fake.
+            ``'pose'``: it sees each image with the pose map it should show
+            (the maximum over the keypoint heatmaps of ``x`` for ``x``, its
+            reconstruction and its mixes), so an image whose hand is not where
+            the map is can be told from a real one.
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -345,7 +346,7 @@ class SelfDisHead(BaseModule):
         if self.network_cfgs['discriminator'] is not None:
             disc = dict(self.network_cfgs['discriminator'])
             disc.setdefault('base_channels', widths['discriminator'])
-            extra = shapes.pose_map_channels if self.gan_condition == 'pose' else 0
+            extra = 1 if self.gan_condition == 'pose' else 0  # the pose map, see _judged
             disc['in_channels'] = shapes.image_channels + extra
             self.discriminator = MODELS.build(disc)
 
@@ -553,12 +554,17 @@ class SelfDisHead(BaseModule):
         return losses
 
     def _judged(self, img: Tensor, cond: Optional[Tensor]) -> Tensor:
-        """What the discriminator sees: the image, with its pose heatmaps if conditioned."""
+        """What the discriminator sees: the image, with its pose map if conditioned.
+
+        The pose map is the maximum over the keypoints' heatmaps (where the hand
+        should be), resized to the image: one channel, so the condition costs
+        the discriminator's first layer little.
+        """
         if cond is None:
             return img
-        maps = F.interpolate(cond.to(img.dtype), size=img.shape[-2:], mode='bilinear',
-                             align_corners=False)
-        return torch.cat([img, maps], 1)
+        pose_map = F.interpolate(cond.amax(1, keepdim=True).to(img.dtype), size=img.shape[-2:],
+                                 mode='bilinear', align_corners=False)
+        return torch.cat([img, pose_map], 1)
 
     def _gan_losses(self, real: Tensor, fake: Tensor, num_rec: int, cond_real: Optional[Tensor],
                     cond_fake: Optional[Tensor]) -> Dict[str, Tensor]:

@@ -30,7 +30,8 @@ class PoseAppearanceNorm(nn.Module):
     ``y = norm(x) * (1 + γ_p(P)) * (1 + γ_a(a)) + β_p(P) + β_a(a)``: ``norm``
     has no affine parameters; ``γ_p, β_p`` are computed per pixel from the pose
     maps ``P`` by a small convolutional net (SPADE, Park et al. 2019), so the
-    layout of the hand enters every scale of the decoder; ``γ_a, β_a`` by a
+    layout of the hand enters every scale of the decoder (a 3×3 convolution
+    and ReLU, then a 1×1 convolution to ``γ_p, β_p``); ``γ_a, β_a`` by a
     1×1 convolution of the appearance code ``a`` (AdaIN for a global code,
     Huang & Belongie 2017; MUNIT), so the appearance sets the per-channel
     statistics (per cell of a coarse grid code).
@@ -50,7 +51,7 @@ class PoseAppearanceNorm(nn.Module):
     """
 
     def __init__(self, channels: int, pose_channels: int, app_channels: int,
-                 hidden_channels: int = 32, norm_cfg: ConfigType = dict(type='IN')) -> None:
+                 hidden_channels: int = 16, norm_cfg: ConfigType = dict(type='IN')) -> None:
         super().__init__()
         norm_cfg = dict(norm_cfg)
         norm_cfg['affine'] = False
@@ -58,7 +59,7 @@ class PoseAppearanceNorm(nn.Module):
         self.pose_net = nn.Sequential(
             ConvModule(pose_channels, hidden_channels, 3, padding=1, norm_cfg=None,
                        act_cfg=dict(type='ReLU')),
-            nn.Conv2d(hidden_channels, 2 * channels, 3, padding=1))
+            nn.Conv2d(hidden_channels, 2 * channels, 1))
         self.app_affine = nn.Conv2d(app_channels, 2 * channels, 1)
         for m in (self.pose_net[-1], self.app_affine):  # start as the plain normalisation
             nn.init.zeros_(m.weight)
@@ -139,7 +140,7 @@ class PoseModulatedDecoder(nn.Module):
                  base_channels: int = 16,
                  max_channels: int = 128,
                  num_convs: int = 1,
-                 hidden_channels: int = 32,
+                 hidden_channels: int = 16,
                  norm_cfg: ConfigType = dict(type='IN')) -> None:
         super().__init__()
         if num_upsamples < 0:
