@@ -265,3 +265,30 @@ def test_discriminator_features_are_those_of_its_forward():
     logits, feats = disc(x, return_features=True)
     assert torch.equal(logits, disc(x))
     assert len(feats) == 3 and feats[0].shape == (2, 4, 16, 16)
+
+
+def test_checkpoints_of_the_sequential_layout_still_load():
+    """Before the networks were built from mmcv ConvModules, the same layers were plain
+    nn.Sequential: blocks.0.0.0.weight (conv), blocks.0.0.1.* (norm)."""
+    torch.manual_seed(0)
+    enc = AppearanceEncoder(1, 2, num_downsamples=1, base_channels=3, num_convs=1)
+    old = {
+        'blocks.0.0.0.weight': torch.randn(3, 1, 3, 3),
+        'blocks.0.0.1.weight': torch.rand(3), 'blocks.0.0.1.bias': torch.rand(3),
+        'blocks.0.0.1.running_mean': torch.rand(3), 'blocks.0.0.1.running_var': torch.rand(3),
+        'blocks.0.0.1.num_batches_tracked': torch.tensor(7),
+        'proj.weight': torch.randn(2, 3, 1, 1), 'proj.bias': torch.randn(2),
+    }
+    enc.load_state_dict(dict(old))
+    assert torch.equal(enc.blocks[0][0].conv.weight, old['blocks.0.0.0.weight'])
+    assert torch.equal(enc.blocks[0][0].bn.running_var, old['blocks.0.0.1.running_var'])
+    assert int(enc.blocks[0][0].bn.num_batches_tracked) == 7
+    disc = PatchDiscriminator(1, base_channels=2, num_layers=1)
+    old = {'model.0.weight': torch.randn(2, 1, 4, 4), 'model.0.bias': torch.randn(2),
+           'model.2.weight': torch.randn(4, 2, 4, 4), 'model.5.weight': torch.randn(1, 4, 4, 4),
+           'model.5.bias': torch.randn(1)}  # the old flat Sequential (InstanceNorm has no state)
+    disc.load_state_dict(dict(old))
+    assert torch.equal(disc.model[1].conv.weight, old['model.2.weight'])
+    # a state dict of another shape is not renamed: the usual error names the keys
+    with pytest.raises(RuntimeError, match='Missing key'):
+        enc.load_state_dict({'blocks.0.0.0.weight': torch.randn(3, 1, 3, 3)})

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType
-from ._init import reset_to_torch_defaults
+from ._init import accept_sequential_layout, reset_to_torch_defaults
 
 __all__ = ['AppearanceEncoder']
 
@@ -85,6 +85,7 @@ class AppearanceEncoder(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.proj = nn.Conv2d(channels, out_channels, 1)
         reset_to_torch_defaults(self)
+        accept_sequential_layout(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode ``x`` into the appearance factor.

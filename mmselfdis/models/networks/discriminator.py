@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import OptConfigType
-from ._init import reset_to_torch_defaults
+from ._init import accept_sequential_layout, reset_to_torch_defaults
 
 __all__ = ['PatchDiscriminator']
 
@@ -62,6 +62,7 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Conv2d(out, 1, 4, 1, 1))
         self.model = nn.Sequential(*layers)
         reset_to_torch_defaults(self)
+        accept_sequential_layout(self)
 
     @property
     def min_input_size(self) -> int:

@@ -4,7 +4,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType
-from ._init import reset_to_torch_defaults
+from ._init import accept_sequential_layout, reset_to_torch_defaults
 from .resize_conv import ResizeConv2d
 
 __all__ = ['ImageDecoder']
@@ -85,6 +85,7 @@ class ImageDecoder(nn.Module):
         else:
             self.out_conv = nn.Conv2d(channels, out_channels, 3, padding=1)
         reset_to_torch_defaults(self)
+        accept_sequential_layout(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """Decode ``[p, a]`` into an image in normalised space.
