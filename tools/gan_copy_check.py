@@ -7,10 +7,9 @@ split rolled by one, as in training), asks its discriminator to score:
 - ``mix``: the generator's ``mix(x, y)`` (with x's pose map);
 - ``copy y``: ``y`` itself offered as the mix (with x's pose map);
 
-and prints the generator loss ``loss_g`` (the head's ``GANLoss``, unweighted
-by ``loss_weight``... i.e. as the head computes it) of each. If ``copy y``
-costs the generator less than its own mixes, the adversarial term on the
-mixes pulls them towards copying y.
+and prints the generator loss ``loss_g`` of each (the head's ``GANLoss``
+divided by its ``loss_weight``). If ``copy y`` costs the generator less than
+its own mixes, the adversarial term on the mixes pulls them towards copying y.
 
 Example::
 
@@ -62,7 +61,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             cond = model.head(model.extract_feat(xm))
         scores = {}
         for name, img in (('x', xm), ('mix', mm), ('copy y', ym)):
-            logits = sd.discriminator(sd._judged(img, cond))
+            logits = sd.discriminator(sd.discriminator_input(img, cond))
             scores[name] = float(sd.loss_g(logits, True) / sd.loss_g.loss_weight)
     print(f'{osp.basename(args.checkpoint)} ({n} test images, gan_condition='
           f'{sd.gan_condition!r}): unweighted loss_g ' +

@@ -346,7 +346,7 @@ class SelfDisHead(BaseModule):
         if self.network_cfgs['discriminator'] is not None:
             disc = dict(self.network_cfgs['discriminator'])
             disc.setdefault('base_channels', widths['discriminator'])
-            extra = 1 if self.gan_condition == 'pose' else 0  # the pose map, see _judged
+            extra = 1 if self.gan_condition == 'pose' else 0  # see discriminator_input
             disc['in_channels'] = shapes.image_channels + extra
             self.discriminator = MODELS.build(disc)
 
@@ -553,12 +553,23 @@ class SelfDisHead(BaseModule):
                                              data_samples[:m], estimator, train_cfg))
         return losses
 
-    def _judged(self, img: Tensor, cond: Optional[Tensor]) -> Tensor:
+    def discriminator_input(self, img: Tensor, cond: Optional[Tensor]) -> Tensor:
         """What the discriminator sees: the image, with its pose map if conditioned.
 
         The pose map is the maximum over the keypoints' heatmaps (where the hand
         should be), resized to the image: one channel, so the condition costs
         the discriminator's first layer little.
+
+        Args:
+            img: Images in normalised space.
+            cond: Heatmaps of the pose each image should show, or ``None``.
+
+        Returns:
+            The discriminator's input.
+
+        Note:
+            - img: ``(N, C, H, W)``; cond: ``(N, K, h, w)``
+            - return: ``(N, C (+ 1), H, W)``
         """
         if cond is None:
             return img
@@ -574,8 +585,8 @@ class SelfDisHead(BaseModule):
         feature-matching pairs).
         """
         n = real.shape[0]
-        real_in = self._judged(real.to(fake.dtype), cond_real)
-        fake_in = self._judged(fake, cond_fake)
+        real_in = self.discriminator_input(real.to(fake.dtype), cond_real)
+        fake_in = self.discriminator_input(fake, cond_fake)
         with_fm = self.loss_feat_match is not None
         out = self.discriminator(torch.cat([real_in, fake_in.detach()], 0),
                                  **(dict(return_features=True) if with_fm else {}))
