@@ -2,17 +2,22 @@
 # sized to train on 2 CPU cores in about a quarter of an hour, evaluated with the
 # disentanglement metrics (docs/metrics.md).
 #
-# Differences from the paper's model (§4.2), each to learn within the budget:
+# Differences from the paper's model (§4.2), each to learn within the budget
+# (docs/config.md, "How the demo departs from the paper"; A/B in docs/results.md):
 # - BatchNorm after every encoder convolution;
 # - 16x16 heatmaps (the usual 1/4 of the input size) instead of 64x64: two 2x2
 #   deconvolutions in the pose decoder instead of four;
 # - a coarse appearance code (selfdis.encoder.pool_grid=2): the appearance feature
 #   averaged over each quarter of the crop and repeated over it, so it can say
-#   where the light and the background change but not where the fingers are; the
-#   image decoder has to take the layout from the pose feature. The paper's spatial
-#   code leaves that shortcut open and at this budget it is taken; a fully global
-#   code (global_pool=True) keeps the pose as well but transfers much less of the
-#   appearance (docs/results.md, "The demo").
+#   where the light and the background change but not where the fingers are;
+# - the pose enters the image decoder as the pose decoder's heatmaps, at every
+#   scale (PoseModulatedDecoder: SPADE-style), and the appearance code modulates the
+#   same layers (AdaIN-style), instead of the concatenation [p, a];
+# - the cycle-pose loss is the L1 of the paper's eq. (6) on the heatmaps
+#   (HeatmapL1Loss) instead of the head's MSE, weighted to matter next to the
+#   image terms;
+# - the discriminator sees each image with the heatmaps of the pose it should
+#   show (gan_condition='pose'), so a mix that copies y is not "real" to it.
 _base_ = ['../eval/t4-3_selfdis_unet_synthhands-mono-64x64_disent.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
@@ -26,7 +31,11 @@ codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sig
 model = dict(
     backbone=dict(norm_cfg=dict(type='BN')),
     head=dict(deconv_out_channels=(64, 32), deconv_kernel_sizes=(2, 2), decoder=codec),
-    selfdis=dict(encoder=dict(pool_grid=2)))
+    selfdis=dict(
+        encoder=dict(pool_grid=2),
+        decoder=dict(type='PoseModulatedDecoder'),
+        gan_condition='pose',
+        loss_cycle_pose=dict(type='HeatmapL1Loss', loss_weight=10.0)))
 
 train_pipeline = [
     dict(type='LoadImage'),
@@ -37,3 +46,10 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# channels-last convolutions: more iterations per minute on CPUs (docs/results.md)
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='DisentanglementMetricHook'),
+    dict(type='SwapGridHook', interval=200, num_pose=6, num_appearance=6),
+    dict(type='ChannelsLastHook'),
+]

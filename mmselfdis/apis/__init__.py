@@ -1,8 +1,11 @@
 """Inference helpers: load a trained generator and mix pose with appearance."""
+from .batch_mix_reconstruct import BatchMixReconstruct
 from .generator import (GeneratorInfo, generator_info, load_generator, mix_images,
                         set_worker_threads)
 from .pipeline import RANDOM_TRANSFORMS, crop_pipeline, insert_after_affine, transform_names
 
-__all__ = ['GeneratorInfo', 'generator_info', 'load_generator', 'mix_images',
-           'set_worker_threads', 'RANDOM_TRANSFORMS', 'crop_pipeline', 'insert_after_affine',
-           'transform_names']
+__all__ = [
+    'BatchMixReconstruct', 'GeneratorInfo', 'generator_info', 'load_generator', 'mix_images',
+    'set_worker_threads', 'RANDOM_TRANSFORMS', 'crop_pipeline', 'insert_after_affine',
+    'transform_names'
+]

@@ -8,10 +8,10 @@ from .heads import SelfDisHead
 from .losses import FeatureL1Loss, GANLoss, ImageL1Loss
 from .networks import AppearanceEncoder, ImageDecoder, PatchDiscriminator
 from .utils import FeatureTap, frozen_call
-from .data_preprocessors import BatchMixReconstruct  # noqa: F401
+from .data_preprocessors import ImageSpace
 
 __all__ = [
     'SelfDisPoseEstimator', 'SelfDisHead', 'AppearanceEncoder', 'ImageDecoder',
     'PatchDiscriminator', 'GANLoss', 'ImageL1Loss', 'FeatureL1Loss', 'UNetEncoder',
-    'FeatureTap', 'frozen_call'
+    'FeatureTap', 'frozen_call', 'ImageSpace'
 ]

@@ -67,7 +67,10 @@ def test_prob_one_mixes_all_with_mix_images(tiny_generator):
         assert j != i and meta['mix_source']['img_id'] == 100 + j
         expected = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round()).float()
                     - MEAN[0]) / STD[0]
-        torch.testing.assert_close(out['inputs'][i:i + 1], expected, atol=1e-4, rtol=0)
+        # one grey level: the batch of 4 and the batch of 1 may round a pixel differently
+        torch.testing.assert_close(out['inputs'][i:i + 1], expected, atol=1 / STD[0] + 1e-4,
+                                   rtol=0)
+        assert (out['inputs'][i:i + 1] - expected).abs().gt(1e-4).float().mean() < 0.01
 
 
 def test_changes_exactly_the_chosen_samples(tiny_generator):

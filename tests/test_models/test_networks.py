@@ -3,11 +3,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mmselfdis.models import (AppearanceEncoder, FeatureL1Loss, GANLoss, ImageDecoder,
                               PatchDiscriminator, UNetEncoder, frozen_call)
-from mmselfdis.models.networks import ResizeConv2d
+from mmselfdis.models.losses import FeatureMatchingLoss, HeatmapL1Loss, ImageL1Loss
+from mmselfdis.models.networks import PoseAppearanceNorm, PoseModulatedDecoder, ResizeConv2d
 
 
 def test_appearance_encoder_downsamples_to_the_pose_size():
@@ -17,10 +19,10 @@ def test_appearance_encoder_downsamples_to_the_pose_size():
     assert any(isinstance(m, nn.MaxPool2d) for m in enc.modules())
 
 
-def test_appearance_encoder_global_pool_is_the_same_code_at_every_position():
+def test_appearance_encoder_global_code_is_the_same_at_every_position():
     torch.manual_seed(0)
     spatial = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4)
-    pooled = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, global_pool=True)
+    pooled = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=1)
     pooled.load_state_dict(spatial.state_dict())
     x = torch.randn(2, 1, 16, 16)
     a, g = spatial(x), pooled(x)
@@ -50,7 +52,7 @@ def test_appearance_encoder_pool_grid_is_constant_within_each_cell():
 @pytest.mark.parametrize('kwargs, message', [
     (dict(pool_grid=0), 'pool_grid must be a positive integer'),
     (dict(pool_grid=2.5), 'pool_grid must be a positive integer'),
-    (dict(global_pool=True, pool_grid=2), 'set only one of them'),
+    (dict(pool_grid=True), 'pool_grid must be a positive integer'),
 ])
 def test_appearance_encoder_pool_options_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -64,11 +66,17 @@ def test_appearance_encoder_pool_grid_larger_than_the_code_is_refused():
 
 
 def test_image_decoder_uses_nearest_upsampling_and_no_transposed_convs():
-    dec = ImageDecoder(12, 1, num_upsamples=3, base_channels=4, norm_layer=None)
+    dec = ImageDecoder(12, 1, num_upsamples=3, base_channels=4, norm_cfg=None)
     assert dec(torch.randn(2, 12, 4, 5)).shape == (2, 1, 32, 40)
     ups = [m for m in dec.modules() if isinstance(m, ResizeConv2d)]
     assert len(ups) == 3
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in dec.modules())
+
+
+def _upsample_then_conv(conv: ResizeConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The literal ``conv3x3(upsample_nearest(x, 2))`` with ``conv``'s parameters."""
+    up = F.interpolate(x, scale_factor=2, mode='nearest')
+    return F.conv2d(up, conv.weight, conv.bias, padding=1)
 
 
 @pytest.mark.parametrize('bias', [True, False])
@@ -77,7 +85,7 @@ def test_resize_conv_is_nearest_upsampling_then_3x3_conv(bias):
     conv = ResizeConv2d(5, 3, bias=bias)
     x = torch.randn(2, 5, 4, 7, requires_grad=True)
     ref_x = x.detach().clone().requires_grad_(True)
-    out, ref = conv(x), conv.reference_forward(ref_x)
+    out, ref = conv(x), _upsample_then_conv(conv, ref_x)
     assert out.shape == (2, 3, 8, 14)
     assert torch.allclose(out, ref, atol=1e-5)
     grad = torch.randn_like(out)
@@ -103,6 +111,13 @@ def test_unet_encoder_matches_the_paper_block():
     kinds = [type(m).__name__ for m in block]
     assert kinds == ['Conv2d', 'ReLU', 'Conv2d', 'ReLU', 'MaxPool2d']
     assert block[0].kernel_size == (3, 3) and block[-1].kernel_size == 2
+
+
+def test_gan_loss_default_is_the_heads_lsgan():
+    from mmselfdis.models.heads.selfdis_head import _DEFAULT_LOSSES
+    assert GANLoss().gan_type == _DEFAULT_LOSSES['loss_d']['gan_type'] == 'lsgan'
+    pred = torch.tensor([0.5, -1.0])
+    assert torch.allclose(GANLoss()(pred, True), torch.tensor((0.25 + 4.0) / 2))
 
 
 @pytest.mark.parametrize('gan_type', ['vanilla', 'lsgan', 'hinge'])
@@ -156,3 +171,124 @@ def test_frozen_call_passes_gradients_to_inputs_only():
     # and a plain call does train the weights (the check above can fail)
     net(x).sum().backward()
     assert net[0].weight.grad is not None
+
+
+def test_image_l1_loss_is_the_weighted_mean_absolute_error():
+    pred = torch.tensor([[[[1.0, -2.0], [0.5, 0.0]]]])
+    target = torch.tensor([[[[0.0, 0.0], [0.5, 1.0]]]])
+    assert torch.allclose(ImageL1Loss(3.0)(pred, target), torch.tensor(3.0 * (1 + 2 + 0 + 1) / 4))
+    with pytest.raises(ValueError, match='differ in shape'):
+        ImageL1Loss()(pred, target[..., :1])
+
+
+def test_heatmap_l1_loss_is_eq6_weighted_per_keypoint():
+    pred = torch.zeros(2, 2, 2, 2)
+    target = torch.zeros(2, 2, 2, 2)
+    pred[0, 0, 0, 0] = 1.0     # sample 0, keypoint 0: mean |d| = 1/4
+    target[0, 1] = 0.5         # sample 0, keypoint 1: mean |d| = 0.5 (weight 0: ignored)
+    pred[1, 1, 1, 1] = -2.0    # sample 1, keypoint 1: mean |d| = 2/4
+    weights = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    expected = 2.0 * (0.25 + 0.0 + 0.0 + 0.5) / 4
+    assert torch.allclose(HeatmapL1Loss(2.0)(pred, target, weights), torch.tensor(expected))
+    assert torch.allclose(HeatmapL1Loss(2.0)(pred, target),
+                          torch.tensor(2.0 * (0.25 + 0.5 + 0.0 + 0.5) / 4))
+    with pytest.raises(ValueError, match='heatmap_size'):
+        HeatmapL1Loss()(pred, target[:, :, :1])
+
+
+def test_feature_matching_loss_is_the_mean_over_layers_and_stops_the_real_gradient():
+    fake = [torch.ones(1, 2, 2, 2, requires_grad=True), torch.zeros(1, 1, 1, 1, requires_grad=True)]
+    real = [torch.zeros(1, 2, 2, 2, requires_grad=True), torch.full((1, 1, 1, 1), 3.0,
+                                                                     requires_grad=True)]
+    loss = FeatureMatchingLoss(0.5)(fake, real)
+    assert torch.allclose(loss, torch.tensor(0.5 * (1.0 + 3.0) / 2))
+    loss.backward()
+    assert fake[0].grad is not None and real[0].grad is None
+    with pytest.raises(ValueError, match='same non-zero number of layers'):
+        FeatureMatchingLoss()(fake, real[:1])
+
+
+def test_pose_appearance_norm_is_its_formula():
+    torch.manual_seed(0)
+    mod = PoseAppearanceNorm(4, pose_channels=3, app_channels=2, hidden_channels=5)
+    for m in (mod.pose_net[-1], mod.app_affine):  # leave the zero start
+        nn.init.normal_(m.weight)
+        nn.init.normal_(m.bias)
+    x, pose, app = torch.randn(2, 4, 6, 6), torch.rand(2, 3, 6, 6), torch.randn(2, 2, 6, 6)
+    mu = x.mean(dim=(2, 3), keepdim=True)
+    var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+    normed = (x - mu) / torch.sqrt(var + 1e-5)  # instance norm without affine parameters
+    hidden = torch.relu(F.conv2d(pose, mod.pose_net[0].conv.weight, mod.pose_net[0].conv.bias,
+                                 padding=1))
+    gb_p = F.conv2d(hidden, mod.pose_net[1].weight, mod.pose_net[1].bias)
+    gb_a = F.conv2d(app, mod.app_affine.weight, mod.app_affine.bias)
+    expected = normed * (1 + gb_p[:, :4]) * (1 + gb_a[:, :4]) + gb_p[:, 4:] + gb_a[:, 4:]
+    torch.testing.assert_close(mod(x, pose, app), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_pose_modulated_decoder_draws_where_the_heatmaps_are():
+    torch.manual_seed(0)
+    dec = PoseModulatedDecoder(pose_map_channels=3, app_channels=4, out_channels=1,
+                               num_upsamples=3, base_channels=4, hidden_channels=4)
+    maps, app = torch.rand(1, 3, 16, 16), torch.randn(1, 4, 2, 2)
+    assert dec(maps, app).shape == (1, 1, 16, 16)
+    assert len([m for m in dec.modules() if isinstance(m, ResizeConv2d)]) == 3
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in dec.modules())
+    # the pose reaches every scale: each modulation's pose net gets a gradient
+    maps.requires_grad_(True)
+    for m in dec.modules():
+        if isinstance(m, PoseAppearanceNorm):
+            nn.init.normal_(m.pose_net[-1].weight, std=0.1)
+    dec(maps, app).sum().backward()
+    mods = [m for m in dec.modules() if isinstance(m, PoseAppearanceNorm)]
+    assert len(mods) == 3  # stem at 2x2, then 4x4 and 8x8; the last x2 is the output conv
+    assert all(m.pose_net[0].conv.weight.grad.abs().sum() > 0 for m in mods)
+    # where the keypoint is changes the image
+    with torch.no_grad():
+        a, b = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)
+        a[0, 0, 3, 3] = b[0, 0, 12, 12] = 1.0
+        assert (dec(b, app) - dec(a, app)).abs().mean() > 1e-3
+
+
+def test_pose_modulated_decoder_takes_the_pose_feature_only_when_built_for_it():
+    dec = PoseModulatedDecoder(3, 4, 1, num_upsamples=1, pose_feature_channels=5, base_channels=4)
+    maps, app = torch.rand(2, 3, 8, 8), torch.randn(2, 4, 4, 4)
+    assert dec(maps, app, torch.randn(2, 5, 4, 4)).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match='pose feature of 5 channels'):
+        dec(maps, app)
+
+
+def test_discriminator_features_are_those_of_its_forward():
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(2, base_channels=4, num_layers=2)
+    x = torch.randn(2, 2, 32, 32)
+    logits, feats = disc(x, return_features=True)
+    assert torch.equal(logits, disc(x))
+    assert len(feats) == 3 and feats[0].shape == (2, 4, 16, 16)
+
+
+def test_checkpoints_of_the_sequential_layout_still_load():
+    """Before the networks were built from mmcv ConvModules, the same layers were plain
+    nn.Sequential: blocks.0.0.0.weight (conv), blocks.0.0.1.* (norm)."""
+    torch.manual_seed(0)
+    enc = AppearanceEncoder(1, 2, num_downsamples=1, base_channels=3, num_convs=1)
+    old = {
+        'blocks.0.0.0.weight': torch.randn(3, 1, 3, 3),
+        'blocks.0.0.1.weight': torch.rand(3), 'blocks.0.0.1.bias': torch.rand(3),
+        'blocks.0.0.1.running_mean': torch.rand(3), 'blocks.0.0.1.running_var': torch.rand(3),
+        'blocks.0.0.1.num_batches_tracked': torch.tensor(7),
+        'proj.weight': torch.randn(2, 3, 1, 1), 'proj.bias': torch.randn(2),
+    }
+    enc.load_state_dict(dict(old))
+    assert torch.equal(enc.blocks[0][0].conv.weight, old['blocks.0.0.0.weight'])
+    assert torch.equal(enc.blocks[0][0].bn.running_var, old['blocks.0.0.1.running_var'])
+    assert int(enc.blocks[0][0].bn.num_batches_tracked) == 7
+    disc = PatchDiscriminator(1, base_channels=2, num_layers=1)
+    old = {'model.0.weight': torch.randn(2, 1, 4, 4), 'model.0.bias': torch.randn(2),
+           'model.2.weight': torch.randn(4, 2, 4, 4), 'model.5.weight': torch.randn(1, 4, 4, 4),
+           'model.5.bias': torch.randn(1)}  # the old flat Sequential (InstanceNorm has no state)
+    disc.load_state_dict(dict(old))
+    assert torch.equal(disc.model[1].conv.weight, old['model.2.weight'])
+    # a state dict of another shape is not renamed: the usual error names the keys
+    with pytest.raises(RuntimeError, match='Missing key'):
+        enc.load_state_dict({'blocks.0.0.0.weight': torch.randn(3, 1, 3, 3)})

@@ -1,4 +1,8 @@
-"""Batch augments for ``PoseDataPreprocessor.batch_augments``."""
-from .batch_mix_reconstruct import BatchMixReconstruct
+"""The mapping between image space and the model's normalised space.
 
-__all__ = ['BatchMixReconstruct']
+(The ``BatchMixReconstruct`` batch augment runs a trained generator and lives in
+:mod:`mmselfdis.apis`.)
+"""
+from .image_space import ImageSpace
+
+__all__ = ['ImageSpace']

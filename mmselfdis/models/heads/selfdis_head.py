@@ -1,16 +1,18 @@
 """The auxiliary self-disentanglement branch (paper §3, Fig. 2)."""
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import Features, OptConfigType, OptMultiConfig, SampleList
+from ..data_preprocessors.image_space import ImageSpace
 from ..losses._weights import check_loss_weight
-from ..networks import AppearanceEncoder, ImageDecoder, PatchDiscriminator
+from ..networks import PoseModulatedDecoder
 from ..utils import FeatureTap, frozen_call
+from . import probe
 
 __all__ = ['SelfDisHead']
 
@@ -23,15 +25,11 @@ _DEFAULT_LOSSES = dict(
     loss_dual_img=dict(type='FeatureL1Loss', loss_weight=0.1),
     loss_paired_img=dict(type='ImageL1Loss', loss_weight=1.0),
 )
-
-
-def _log2_ratio(big: int, small: int) -> Optional[int]:
-    """``k`` with ``big == small * 2**k`` (``k >= 0``), else ``None``."""
-    if small <= 0 or big % small:
-        return None
-    ratio = big // small
-    k = int(round(math.log2(ratio)))
-    return k if 2**k == ratio else None
+# Optional terms: off unless configured.
+_OPTIONAL_LOSSES = ('loss_cycle_pose', 'loss_feat_match')
+_DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
+                         discriminator='PatchDiscriminator')
+GAN_CONDITIONS = (None, 'pose')
 
 
 @MODELS.register_module()
@@ -43,7 +41,10 @@ class SelfDisHead(BaseModule):
     is called once from :meth:`SelfDisPoseEstimator.loss`. It never owns the
     pose estimator: the estimator passes itself to :meth:`loss`, and
     :meth:`bind` (called by the estimator's constructor) sizes the
-    sub-networks by probing the backbone once.
+    sub-networks by probing the backbone once (:mod:`.probe`) and builds them
+    from their configs. Each loss is a small registered module
+    (:mod:`mmselfdis.models.losses`); the mapping between image space and the
+    model's space is :class:`~mmselfdis.models.data_preprocessors.ImageSpace`.
 
     One training step, in the order of the paper's Fig. 2 (``n`` images,
     ``m = round(mix_ratio * n)`` of them mixed; ``y`` is ``x`` rolled by one
@@ -56,13 +57,19 @@ class SelfDisHead(BaseModule):
         ``Ĩ(y) = D_I*([p(y), â(y)])`` in one frozen ``D_I*`` call →
         ``L_cycle-img``; ``L_dual-pose = |p̂(x) - sg p(x)|``,
         ``L_dual-img = |â(y) - sg a(y)|``.
-    (d) ``D_p*(p̂(x))`` against ``x``'s targets with the head's own loss →
-        ``L_cycle-pose``.
+    (d) ``D_p*(p̂(x))`` against ``x``'s targets with the head's own loss (or
+        with ``loss_cycle_pose``, e.g. the L1 of eq. 6) → ``L_cycle-pose``.
 
     ``D_I*`` is always frozen; ``E_p`` and ``D_p*`` are frozen with
     ``detach_pose_estimator``. ``*`` marks modules applied with detached parameters
     (:func:`~mmselfdis.models.utils.frozen_call`): gradients reach their inputs,
     never their weights. Everything is one graph and one backward pass.
+
+    With a :class:`~mmselfdis.models.networks.PoseModulatedDecoder` (not the
+    paper's), the pose enters ``D_I`` as the pose decoder's heatmaps
+    ``D_p(p)`` besides (or instead of) ``p``: wherever the steps above decode
+    ``p``, they decode ``(p, D_p(p))`` (``D_p`` frozen, and fed ``sg p`` with
+    ``detach_pose_feature``).
 
     Args:
         appearance_source: Where ``E_I`` reads from: ``'image'`` or the path of
@@ -89,19 +96,41 @@ class SelfDisHead(BaseModule):
             Detach"). Off, the pose estimator also learns from the mixes.
         gan_on_mix: Judge the mixed images by the discriminator too (not only
             the reconstructions).
-        encoder: Keyword arguments of :class:`AppearanceEncoder`; a missing
-            ``base_channels`` comes from :meth:`default_widths`.
-        decoder: Keyword arguments of :class:`ImageDecoder` (same).
+        gan_condition: ``None`` (the paper): the discriminator sees images
+            only, so a mix that copies ``y`` is as real to it as ``y`` itself.
+            ``'pose'``: it sees each image with the pose map it should show
+            (the maximum over the keypoint heatmaps of ``x`` for ``x``, its
+            reconstruction and its mixes), so an image whose hand is not where
+            the map is can be told from a real one.
+        encoder: Config of ``E_I``: ``type`` (default
+            ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
+            ``out_channels`` and ``num_downsamples`` come from the probe, a
+            missing ``base_channels`` from :func:`.probe.default_widths`.
+        decoder: Config of ``D_I``: ``type`` ``'ImageDecoder'`` (default, the
+            paper's: ``[p, a]`` concatenated) or ``'PoseModulatedDecoder'``
+            (pose heatmaps at every scale, appearance by modulation), with
+            keyword arguments; channels and ``num_upsamples`` come from the
+            probe.
         use_gan: Build the discriminator and compute ``L_D``/``L_G``.
-        discriminator: Keyword arguments of :class:`PatchDiscriminator` (same).
+        discriminator: Config of ``D``: ``type`` (default
+            ``'PatchDiscriminator'``) and keyword arguments.
         loss_img: ``L_I`` (``α1``), default ``ImageL1Loss(1.0)``.
         loss_d: ``L_D`` (``α2``), default ``GANLoss('lsgan', 0.5)``.
         loss_g: ``L_G`` (``α3``), default ``GANLoss('lsgan', 0.05)``.
         loss_cycle_img: ``L_cycle-img`` (``α4``), default ``ImageL1Loss(1.0)``.
         loss_dual_pose: ``L_dual-pose`` (``α5``), default ``FeatureL1Loss(0.1)``.
         loss_dual_img: ``L_dual-img`` (``α6``), default ``FeatureL1Loss(0.1)``.
-        cycle_pose_weight: ``α7``, weight of ``L_cycle-pose`` (the head's own
-            loss on ``D_p*(p̂(x))``).
+        cycle_pose_weight: ``α7``, weight of ``L_cycle-pose`` when it is the
+            head's own loss on ``D_p*(p̂(x))`` (``loss_cycle_pose=None``).
+        loss_cycle_pose: ``None`` (default): ``L_cycle-pose`` is the pose
+            head's own loss times ``cycle_pose_weight``. A loss config on
+            ``(heatmaps, target heatmaps, keypoint weights)``, e.g.
+            ``dict(type='HeatmapL1Loss', loss_weight=...)``: the L1 of the
+            paper's eq. (6) on ``D_p*(p̂(x))`` against ``x``'s targets.
+        loss_feat_match: ``None`` (default) or a loss config on
+            (decoded, real) discriminator features, e.g.
+            ``dict(type='FeatureMatchingLoss', loss_weight=...)``: matches the
+            reconstructions' discriminator features to those of the inputs.
         loss_paired_img: Swap reconstruction of ``mode='paired'``, default
             ``ImageL1Loss(1.0)``.
         init_cfg: Initialisation config.
@@ -120,6 +149,7 @@ class SelfDisHead(BaseModule):
                  detach_pose_feature: bool = True,
                  detach_pose_estimator: bool = True,
                  gan_on_mix: bool = True,
+                 gan_condition: Optional[str] = None,
                  encoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  use_gan: bool = True,
@@ -131,6 +161,8 @@ class SelfDisHead(BaseModule):
                  loss_dual_pose: OptConfigType = None,
                  loss_dual_img: OptConfigType = None,
                  cycle_pose_weight: float = 1.0,
+                 loss_cycle_pose: OptConfigType = None,
+                 loss_feat_match: OptConfigType = None,
                  loss_paired_img: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -143,6 +175,9 @@ class SelfDisHead(BaseModule):
         if appearance_channels < 1:
             raise ValueError(f'selfdis.appearance_channels must be >= 1, got '
                              f'{appearance_channels}')
+        if gan_condition not in GAN_CONDITIONS:
+            raise ValueError(f'selfdis.gan_condition must be one of {GAN_CONDITIONS}, got '
+                             f'{gan_condition!r}')
         self.appearance_source = appearance_source
         self.pose_feature_index = pose_feature_index
         self.appearance_channels = int(appearance_channels)
@@ -152,15 +187,24 @@ class SelfDisHead(BaseModule):
         self.detach_pose_feature = bool(detach_pose_feature)
         self.detach_pose_estimator = bool(detach_pose_estimator)
         self.gan_on_mix = bool(gan_on_mix)
-        self.encoder_cfg = dict(encoder or {})
-        self.decoder_cfg = dict(decoder or {})
-        self.discriminator_cfg = dict(discriminator or {}) if use_gan else None
+        if gan_condition is not None and not use_gan:
+            raise ValueError('selfdis.gan_condition needs the discriminator: set use_gan=True or '
+                             'gan_condition=None')
+        self.gan_condition = gan_condition
+        self.network_cfgs = dict(encoder=self._network_cfg('encoder', encoder),
+                                 decoder=self._network_cfg('decoder', decoder),
+                                 discriminator=self._network_cfg('discriminator', discriminator)
+                                 if use_gan else None)
         self.cycle_pose_weight = check_loss_weight(cycle_pose_weight, 'selfdis.cycle_pose_weight')
 
         given = dict(loss_img=loss_img, loss_d=loss_d, loss_g=loss_g,
                      loss_cycle_img=loss_cycle_img, loss_dual_pose=loss_dual_pose,
-                     loss_dual_img=loss_dual_img, loss_paired_img=loss_paired_img)
+                     loss_dual_img=loss_dual_img, loss_paired_img=loss_paired_img,
+                     loss_cycle_pose=loss_cycle_pose, loss_feat_match=loss_feat_match)
         for name, cfg in given.items():
+            if cfg is None and name in _OPTIONAL_LOSSES:
+                setattr(self, name, None)
+                continue
             cfg = dict(_DEFAULT_LOSSES[name] if cfg is None else cfg)
             if 'loss_weight' in cfg:
                 check_loss_weight(cfg['loss_weight'], f'selfdis.{name}.loss_weight')
@@ -170,10 +214,30 @@ class SelfDisHead(BaseModule):
         if d_type != g_type:
             raise ValueError(f'selfdis.loss_d and selfdis.loss_g must use the same gan_type, got '
                              f'{d_type!r} and {g_type!r}')
+        if self.loss_feat_match is not None and not use_gan:
+            raise ValueError('selfdis.loss_feat_match needs the discriminator: set use_gan=True '
+                             'or drop loss_feat_match')
 
         self._tap = FeatureTap(appearance_source_index)
         self._bound = False
         self.image_channels: Optional[int] = None
+
+    @staticmethod
+    def _network_cfg(role: str, cfg: OptConfigType) -> dict:
+        cfg = dict(cfg or {})
+        cfg.setdefault('type', _DEFAULT_NETWORKS[role])
+        for key in ('in_channels', 'out_channels', 'num_upsamples', 'num_downsamples'):
+            if key in cfg:
+                raise ValueError(f'selfdis.{role}.{key} is set by the branch from the pose '
+                                 f'estimator\'s shapes; remove it from the config')
+        return cfg
+
+    @property
+    def uses_pose_maps(self) -> bool:
+        """Whether the branch needs the pose decoder's heatmaps ``D_p(p)``."""
+        return self.network_cfgs['decoder']['type'] in ('PoseModulatedDecoder',
+                                                         PoseModulatedDecoder) \
+            or self.gan_condition == 'pose'
 
     # ------------------------------------------------------------------ set-up
     def bind(self, estimator: nn.Module) -> None:
@@ -188,22 +252,9 @@ class SelfDisHead(BaseModule):
         if self._bound:
             raise RuntimeError('SelfDisHead.bind() was already called')
         backbone = estimator.backbone
-        in_conv_name, in_conv = self._first_conv(backbone)
+        in_conv_name, in_conv = probe.first_conv(backbone)
         channels = in_conv.in_channels
-        pre = estimator.data_preprocessor
-        if getattr(pre, '_enable_normalize', False):
-            data_channels = int(pre.mean.shape[0])
-            if data_channels != channels:
-                fix = ('set the backbone\'s in_channels=1 (ResNet, HRNet and UNetEncoder '
-                       'have it) or load the images as 3-channel '
-                       "(LoadImage color_type='color') with a 3-value mean/std"
-                       if data_channels == 1 else
-                       'give the data preprocessor a 1-value mean/std and load the images as '
-                       "monochrome (LoadImage color_type='grayscale')")
-                raise ValueError(
-                    f'the data preprocessor normalises {data_channels}-channel images (its mean '
-                    f'has {data_channels} values) but the backbone\'s first convolution '
-                    f'backbone.{in_conv_name} expects {channels} channels: {fix}')
+        probe.check_preprocessor_channels(estimator, channels, in_conv_name)
         self.image_channels = channels
         backbone.register_forward_pre_hook(self._check_input_channels)
 
@@ -220,14 +271,15 @@ class SelfDisHead(BaseModule):
         w, h = self.input_size
 
         if self.appearance_source != 'image':
-            self._tap.attach(self._resolve_source(estimator))
+            self._tap.attach(probe.resolve_source(estimator, self.appearance_source))
         was_training = estimator.training
         estimator.eval()
         try:
             with torch.no_grad(), self._tap.capturing():
-                probe = torch.zeros(1, channels, h, w, device=in_conv.weight.device)
-                feats = estimator.extract_feat(probe)
-                source = probe if self.appearance_source == 'image' else self._tap.pop()
+                x = torch.zeros(1, channels, h, w, device=in_conv.weight.device)
+                feats = estimator.extract_feat(x)
+                source = x if self.appearance_source == 'image' else self._tap.pop()
+                maps = self._probe_pose_maps(estimator, feats)
         finally:
             estimator.train(was_training)
         if source is None:
@@ -238,100 +290,71 @@ class SelfDisHead(BaseModule):
                              f'{type(source).__name__}; set appearance_source_index to pick '
                              f'one tensor')
         p = self._pose_feature(feats)
-        hp, wp = p.shape[-2:]
-        k_h, k_w = _log2_ratio(h, hp), _log2_ratio(w, wp)
-        if k_h is None or k_h != k_w:
-            sugg = (wp * 2**max(k_w or 0, 1), hp * 2**max(k_w or 0, 1))
+        k, j = probe.check_shapes(self.input_size, p, source, self.appearance_source)
+        shapes = probe.BranchShapes(channels, p.shape[1], source.shape[1], k, j,
+                                    None if maps is None else maps.shape[1])
+        self._build_networks(shapes)
+        if self.discriminator is not None and \
+                min(h, w) < self.discriminator.min_input_size:
             raise ValueError(
-                f'the image decoder cannot reach the input size (w={w}, h={h}) from the pose '
-                f'feature of size (w={wp}, h={hp}): it up-samples ×2 per block, so the input '
-                f'size must be the pose feature size times one power of two. Use an input size '
-                f'that the backbone divides exactly, e.g. input_size={sugg} (set the codec\'s '
-                f'input_size / selfdis.input_size accordingly)')
-        hs, ws = source.shape[-2:]
-        j_h, j_w = _log2_ratio(hs, hp), _log2_ratio(ws, wp)
-        if j_h is None or j_h != j_w:
-            raise ValueError(
-                f'p and a cannot be concatenated: appearance_source='
-                f'{self.appearance_source!r} gives a feature of size (w={ws}, h={hs}) but the '
-                f'pose feature p is (w={wp}, h={hp}); the appearance encoder down-samples ×2 '
-                f'per block, so the source must be p\'s size times a power of two. Choose an '
-                f'earlier module (higher resolution) or \'image\'')
-        src_channels = source.shape[1]
-        enc_cfg, dec_cfg = dict(self.encoder_cfg), dict(self.decoder_cfg)
-        widths = self.default_widths(p.shape[1], k_h, src_channels)
-        enc_cfg.setdefault('base_channels', widths['encoder'])
-        dec_cfg.setdefault('base_channels', widths['decoder'])
-        self.appearance_encoder = AppearanceEncoder(src_channels, self.appearance_channels, j_h,
-                                                    **enc_cfg)
-        self.image_decoder = ImageDecoder(p.shape[1] + self.appearance_channels, channels, k_h,
-                                          **dec_cfg)
-        if self.discriminator_cfg is not None:
-            disc_cfg = dict(self.discriminator_cfg)
-            disc_cfg.setdefault('base_channels', widths['discriminator'])
-            self.discriminator = PatchDiscriminator(channels, **disc_cfg)
-            if min(h, w) < self.discriminator.min_input_size:
-                raise ValueError(
-                    f'the discriminator with num_layers={self.discriminator.num_layers} needs '
-                    f'inputs of at least {self.discriminator.min_input_size} pixels per side, '
-                    f'got (w={w}, h={h}); lower selfdis.discriminator.num_layers')
-        else:
-            self.discriminator = None
+                f'the discriminator with num_layers={self.discriminator.num_layers} needs '
+                f'inputs of at least {self.discriminator.min_input_size} pixels per side, '
+                f'got (w={w}, h={h}); lower selfdis.discriminator.num_layers')
+        if self.uses_pose_maps:
+            # the pose decoder D_p, used (frozen) to draw heatmaps of p; not a submodule
+            object.__setattr__(self, '_pose_head', estimator.head)
         self.to(in_conv.weight.device)
         self._bound = True
+
+    def _probe_pose_maps(self, estimator: nn.Module, feats: Features) -> Optional[Tensor]:
+        if not self.uses_pose_maps:
+            return None
+        head = getattr(estimator, 'head', None)
+        maps = head(feats) if head is not None else None
+        if not torch.is_tensor(maps) or maps.dim() != 4:
+            raise ValueError(
+                f'selfdis.decoder.type=PoseModulatedDecoder and gan_condition=\'pose\' draw '
+                f'the pose from the pose head\'s heatmaps, but the head '
+                f'{type(head).__name__} returns {type(maps).__name__}: use a heatmap head '
+                f'(HeatmapHead) or the paper\'s ImageDecoder without gan_condition')
+        return maps
+
+    def _build_networks(self, shapes: probe.BranchShapes) -> None:
+        """Build ``E_I``, ``D_I`` and ``D`` from their configs for the probed shapes."""
+        widths = probe.default_widths(shapes.pose_channels, shapes.num_upsamples,
+                                      shapes.source_channels)
+        enc = dict(self.network_cfgs['encoder'])
+        enc.setdefault('base_channels', widths['encoder'])
+        enc.update(in_channels=shapes.source_channels, out_channels=self.appearance_channels,
+                   num_downsamples=shapes.num_downsamples)
+        self.appearance_encoder = MODELS.build(enc)
+
+        dec = dict(self.network_cfgs['decoder'])
+        dec.setdefault('base_channels', widths['decoder'])
+        dec.update(out_channels=shapes.image_channels, num_upsamples=shapes.num_upsamples)
+        if dec['type'] in ('PoseModulatedDecoder', PoseModulatedDecoder):
+            dec.update(pose_map_channels=shapes.pose_map_channels,
+                       app_channels=self.appearance_channels)
+            if dec.pop('with_pose_feature', False):
+                dec['pose_feature_channels'] = shapes.pose_channels
+        else:
+            dec['in_channels'] = shapes.pose_channels + self.appearance_channels
+        self.image_decoder = MODELS.build(dec)
+        self._modulated = isinstance(self.image_decoder, PoseModulatedDecoder)
+
+        self.discriminator = None
+        if self.network_cfgs['discriminator'] is not None:
+            disc = dict(self.network_cfgs['discriminator'])
+            disc.setdefault('base_channels', widths['discriminator'])
+            extra = 1 if self.gan_condition == 'pose' else 0  # see discriminator_input
+            disc['in_channels'] = shapes.image_channels + extra
+            self.discriminator = MODELS.build(disc)
 
     @staticmethod
     def default_widths(pose_channels: int, num_upsamples: int,
                        source_channels: int) -> Dict[str, int]:
-        """``base_channels`` of the sub-networks when the config leaves them out.
-
-        The branch is sized after the pose network so that it stays a fraction of
-        its cost: the image decoder halves ``C_p`` at every ×2 step, down to
-        ``C_p / 2**k`` (8…64) at half the output resolution; the discriminator
-        starts with as many channels (≤ 64); the appearance encoder at half the
-        source's channels (16…64).
-
-        Args:
-            pose_channels: ``C_p``.
-            num_upsamples: ``k``, the decoder's ×2 steps.
-            source_channels: Channels of the appearance source.
-
-        Returns:
-            dict: ``encoder``, ``decoder`` and ``discriminator`` base channels.
-        """
-        decoder = max(8, min(64, pose_channels // 2**num_upsamples))
-        return dict(
-            encoder=max(16, min(64, source_channels // 2)),
-            decoder=decoder,
-            discriminator=max(16, decoder))
-
-    @staticmethod
-    def _first_conv(backbone: nn.Module) -> Tuple[str, nn.Conv2d]:
-        for name, module in backbone.named_modules():
-            if isinstance(module, nn.Conv2d):
-                return name, module
-        raise ValueError(f'{type(backbone).__name__} has no Conv2d; SelfDisHead needs a '
-                         f'convolutional backbone to read the number of image channels from')
-
-    def _resolve_source(self, estimator: nn.Module) -> nn.Module:
-        path = self.appearance_source
-        valid = [f'backbone.{n}' for n, _ in estimator.backbone.named_modules()
-                 if n and n.count('.') < 2]
-        if getattr(estimator, 'with_neck', False):
-            valid += [f'neck.{n}' for n, _ in estimator.neck.named_modules()
-                      if n and n.count('.') < 1]
-        root = path.split('.', 1)[0]
-        module = None
-        if root in ('backbone', 'neck'):
-            try:
-                module = estimator.get_submodule(path)
-            except AttributeError:
-                module = None
-        if module is None:
-            raise ValueError(
-                f'selfdis.appearance_source={path!r} names no module of the backbone (or '
-                f'neck). Use \'image\' or one of: {", ".join(valid)}')
-        return module
+        """See :func:`mmselfdis.models.heads.probe.default_widths`."""
+        return probe.default_widths(pose_channels, num_upsamples, source_channels)
 
     def _check_input_channels(self, module: nn.Module, args: tuple) -> None:
         x = args[0] if args else None
@@ -357,18 +380,12 @@ class SelfDisHead(BaseModule):
             data_preprocessor: The estimator's :class:`PoseDataPreprocessor`.
 
         Returns:
-            The normalised images.
+            The normalised images (:meth:`ImageSpace.to_model`).
 
         Note:
             - img, return: ``(N, C, H, W)``
         """
-        x = img.float()
-        if getattr(data_preprocessor, '_channel_conversion', False) and x.shape[1] == 3:
-            x = x[:, [2, 1, 0]]
-        if getattr(data_preprocessor, '_enable_normalize', False):
-            x = x.to(data_preprocessor.mean.device)
-            x = (x - data_preprocessor.mean) / data_preprocessor.std
-        return x
+        return ImageSpace.of(data_preprocessor, img.shape[1]).to_model(img)
 
     @staticmethod
     def to_image_space(x: Tensor, data_preprocessor: nn.Module) -> Tensor:
@@ -379,18 +396,14 @@ class SelfDisHead(BaseModule):
             data_preprocessor: The estimator's :class:`PoseDataPreprocessor`.
 
         Returns:
-            Images in image space.
+            Images in image space (:meth:`ImageSpace.to_image`).
 
         Note:
             - x, return: ``(N, C, H, W)``
         """
-        x = x.float()
-        if getattr(data_preprocessor, '_enable_normalize', False):
-            x = x * data_preprocessor.std + data_preprocessor.mean
-        if getattr(data_preprocessor, '_channel_conversion', False) and x.shape[1] == 3:
-            x = x[:, [2, 1, 0]]
-        return x
+        return ImageSpace.of(data_preprocessor, x.shape[1]).to_image(x)
 
+    # ------------------------------------------------------- encode and decode
     def encode(self, estimator: nn.Module, inputs: Tensor) -> Tuple[Tensor, Tensor]:
         """Normalised images → ``(p, a)``.
 
@@ -413,6 +426,9 @@ class SelfDisHead(BaseModule):
     def decode(self, p: Tensor, a: Tensor) -> Tensor:
         """``D_I([p, a])`` in normalised space.
 
+        With a :class:`PoseModulatedDecoder` the heatmaps are drawn from ``p``
+        by the estimator's pose head (frozen, its statistics untouched).
+
         Args:
             p: Pose factor.
             a: Appearance factor.
@@ -427,7 +443,23 @@ class SelfDisHead(BaseModule):
         if p.shape[0] != a.shape[0] or p.shape[-2:] != a.shape[-2:]:
             raise ValueError(f'p {tuple(p.shape)} and a {tuple(a.shape)} cannot be concatenated: '
                              f'they need the same batch size and spatial size')
-        return self.image_decoder(torch.cat([p, a.to(p.dtype)], 1))
+        maps = self._pose_maps([p], trainable=False) if self._modulated else None
+        return self._decode(p, maps, a.to(p.dtype))
+
+    def _pose_maps(self, feats: Features, trainable: bool) -> Tensor:
+        """``D_p(feats)``: the pose head's heatmaps; its running statistics are left alone."""
+        return frozen_call(self._pose_head, feats, detach_params=not trainable)
+
+    def _decode(self, p: Tensor, maps: Optional[Tensor], a: Tensor,
+                frozen: bool = False) -> Tensor:
+        """``D_I`` on ``(p, maps, a)`` (``D_I*`` with ``frozen``)."""
+        if self._modulated:
+            args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
+        else:
+            args = (torch.cat([p, a], 1), )
+        if frozen:
+            return frozen_call(self.image_decoder, *args)
+        return self.image_decoder(*args)
 
     def _source(self, inputs: Tensor) -> Tensor:
         if self.appearance_source == 'image':
@@ -460,7 +492,8 @@ class SelfDisHead(BaseModule):
         Returns:
             dict: ``loss_img``, ``loss_d``, ``loss_g``, ``loss_cycle_img``,
             ``loss_cycle_pose``, ``loss_dual_pose``, ``loss_dual_img`` (and
-            ``loss_paired_img`` in ``mode='paired'``), each already weighted.
+            ``loss_paired_img`` in ``mode='paired'``, ``loss_feat_match`` when
+            configured), each already weighted.
 
         Note:
             - inputs: ``(N, C, H, W)``
@@ -475,22 +508,31 @@ class SelfDisHead(BaseModule):
                              f'built for (input_size={self.input_size})')
         a = a.to(p.dtype)
         p_rec = p.detach() if self.detach_pose_feature else p
+        maps_rec = None
+        if self.uses_pose_maps:
+            feats_rec = [feats] if torch.is_tensor(feats) else list(feats)
+            if self.detach_pose_feature:
+                feats_rec = [f.detach() for f in feats_rec]
+            maps_rec = self._pose_maps(feats_rec, trainable=not self.detach_pose_feature)
+        frozen_pose = self.detach_pose_feature or self.detach_pose_estimator
+        p_mix = p.detach() if frozen_pose else p
+        maps_mix = None if maps_rec is None else (maps_rec.detach() if frozen_pose else maps_rec)
 
+        m = 0
+        y_idx = None
         if self.mode == 'paired':
             partner = self._pair_partners(data_samples, inputs.device)
-            dec_in = torch.cat([torch.cat([p_rec, a], 1),
-                                torch.cat([p_rec.index_select(0, partner), a], 1)], 0)
-            m = 0
+            dec_p = torch.cat([p_rec, p_rec.index_select(0, partner)], 0)
+            dec_a = torch.cat([a, a], 0)
+            dec_maps = None if maps_rec is None else \
+                torch.cat([maps_rec, maps_rec.index_select(0, partner)], 0)
         else:
             m = self.num_mixed(n)
             y_idx = (torch.arange(m, device=inputs.device) - 1) % n  # y = x rolled by one
-            p_mix = p.detach() if (self.detach_pose_feature or self.detach_pose_estimator) else p
-            a_y = a.index_select(0, y_idx)
-            parts = [torch.cat([p_rec, a], 1)]
-            if m:
-                parts.append(torch.cat([p_mix[:m], a_y], 1))
-            dec_in = torch.cat(parts, 0) if m else parts[0]
-        fake = self.image_decoder(dec_in)
+            dec_p = torch.cat([p_rec, p_mix[:m]], 0)
+            dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
+            dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
+        fake = self._decode(dec_p, dec_maps, dec_a)
         if fake.shape[-2:] != inputs.shape[-2:]:
             raise ValueError(f'the image decoder produces {tuple(fake.shape[-2:])} images but '
                              f'the inputs are {tuple(inputs.shape[-2:])}: set selfdis.input_size '
@@ -500,25 +542,68 @@ class SelfDisHead(BaseModule):
         if self.mode == 'paired':
             losses['loss_paired_img'] = self.loss_paired_img(fake[n:], inputs)
         if self.discriminator is not None:
-            judged = fake if (self.gan_on_mix or self.mode == 'paired') else fake[:n]
-            losses.update(self._gan_losses(inputs, judged))
+            k = fake.shape[0] if (self.gan_on_mix or self.mode == 'paired') else n
+            cond = None if dec_maps is None or self.gan_condition != 'pose' else \
+                dec_maps.detach()
+            losses.update(self._gan_losses(inputs, fake[:k], n,
+                                           None if cond is None else cond[:n],
+                                           None if cond is None else cond[:k]))
         if m:
-            losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, y_idx,
+            losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, maps_mix, y_idx,
                                              data_samples[:m], estimator, train_cfg))
         return losses
 
-    def _gan_losses(self, real: Tensor, fake: Tensor) -> Dict[str, Tensor]:
-        """``L_D`` on ``[real, fake.detach()]`` (one call), ``L_G`` through a frozen ``D``."""
+    def discriminator_input(self, img: Tensor, cond: Optional[Tensor]) -> Tensor:
+        """What the discriminator sees: the image, with its pose map if conditioned.
+
+        The pose map is the maximum over the keypoints' heatmaps (where the hand
+        should be), resized to the image: one channel, so the condition costs
+        the discriminator's first layer little.
+
+        Args:
+            img: Images in normalised space.
+            cond: Heatmaps of the pose each image should show, or ``None``.
+
+        Returns:
+            The discriminator's input.
+
+        Note:
+            - img: ``(N, C, H, W)``; cond: ``(N, K, h, w)``
+            - return: ``(N, C (+ 1), H, W)``
+        """
+        if cond is None:
+            return img
+        pose_map = F.interpolate(cond.amax(1, keepdim=True).to(img.dtype), size=img.shape[-2:],
+                                 mode='bilinear', align_corners=False)
+        return torch.cat([img, pose_map], 1)
+
+    def _gan_losses(self, real: Tensor, fake: Tensor, num_rec: int, cond_real: Optional[Tensor],
+                    cond_fake: Optional[Tensor]) -> Dict[str, Tensor]:
+        """``L_D`` on ``[real, fake.detach()]`` (one call), ``L_G`` through a frozen ``D``.
+
+        The first ``num_rec`` fakes are the reconstructions of ``real`` (the
+        feature-matching pairs).
+        """
         n = real.shape[0]
-        logits = self.discriminator(torch.cat([real.to(fake.dtype), fake.detach()], 0))
+        real_in = self.discriminator_input(real.to(fake.dtype), cond_real)
+        fake_in = self.discriminator_input(fake, cond_fake)
+        with_fm = self.loss_feat_match is not None
+        out = self.discriminator(torch.cat([real_in, fake_in.detach()], 0),
+                                 **(dict(return_features=True) if with_fm else {}))
+        logits = out[0] if with_fm else out
         loss_d = self.loss_d(logits[:n], True, is_disc=True) + \
             self.loss_d(logits[n:], False, is_disc=True)
-        loss_g = self.loss_g(frozen_call(self.discriminator, fake), True)
-        return dict(loss_d=loss_d, loss_g=loss_g)
+        out_g = frozen_call(self.discriminator, fake_in,
+                            **(dict(return_features=True) if with_fm else {}))
+        losses = dict(loss_d=loss_d, loss_g=self.loss_g(out_g[0] if with_fm else out_g, True))
+        if with_fm:
+            losses['loss_feat_match'] = self.loss_feat_match(
+                [f[:num_rec] for f in out_g[1]], [f[:n] for f in out[1]])
+        return losses
 
     def _cycle_losses(self, inputs: Tensor, mixed: Tensor, p: Tensor, a: Tensor, p_mix: Tensor,
-                      y_idx: Tensor, samples_x: SampleList, estimator: nn.Module,
-                      train_cfg: OptConfigType) -> Dict[str, Tensor]:
+                      maps_mix: Optional[Tensor], y_idx: Tensor, samples_x: SampleList,
+                      estimator: nn.Module, train_cfg: OptConfigType) -> Dict[str, Tensor]:
         """Steps (c) and (d) of Fig. 2 on the ``m`` mixed images."""
         m = mixed.shape[0]
         # (c) re-encode the mixes: E_p (frozen with detach_pose_estimator), E_I trainable.
@@ -529,18 +614,29 @@ class SelfDisHead(BaseModule):
         source_hat = mixed if self.appearance_source == 'image' else self._tap.pop()
         p_hat = self._pose_feature(feats_hat)
         a_hat = frozen_call(self.appearance_encoder, source_hat, detach_params=False).to(p.dtype)
+        maps_hat = None
+        if self.uses_pose_maps or self.loss_cycle_pose is not None:
+            maps_hat = frozen_call(estimator.head, feats_hat,
+                                   detach_params=self.detach_pose_estimator)
 
-        p_y = p_mix.index_select(0, y_idx)
-        cyc = frozen_call(self.image_decoder,
-                          torch.cat([torch.cat([p_hat, a[:m]], 1),
-                                     torch.cat([p_y, a_hat], 1)], 0))
+        # Ĩ(x) = D_I*(p̂(x), a(x)) and Ĩ(y) = D_I*(p(y), â(y)) in one frozen call
+        cyc = self._decode(
+            torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
+            None if maps_mix is None else torch.cat([maps_hat, maps_mix.index_select(0, y_idx)]),
+            torch.cat([a[:m], a_hat], 0), frozen=True)
         losses = dict(
             loss_cycle_img=self.loss_cycle_img(cyc[:m], inputs[:m]) +
             self.loss_cycle_img(cyc[m:], inputs.index_select(0, y_idx)),
             loss_dual_pose=self.loss_dual_pose(p_hat, p[:m]),
             loss_dual_img=self.loss_dual_img(a_hat, a.index_select(0, y_idx)))
         # (d) the pose decoder D_p* (frozen with detach_pose_estimator) on p̂(x) against x's
-        # targets, with the head's own loss; its BatchNorm statistics are left alone.
+        # targets; its BatchNorm statistics are left alone.
+        if self.loss_cycle_pose is not None:
+            targets = torch.stack([s.gt_fields.heatmaps for s in samples_x]).to(maps_hat)
+            weights = torch.cat([s.gt_instance_labels.keypoint_weights for s in samples_x])
+            losses['loss_cycle_pose'] = self.loss_cycle_pose(maps_hat, targets,
+                                                             weights.to(maps_hat))
+            return losses
         head = getattr(estimator, 'head', None)
         if head is not None:
             cfg = dict(train_cfg or {})

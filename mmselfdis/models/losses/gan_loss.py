@@ -20,7 +20,8 @@ class GANLoss(nn.Module):
       ``-x`` for the generator.
 
     Args:
-        gan_type: ``'vanilla'``, ``'lsgan'`` or ``'hinge'``.
+        gan_type: ``'lsgan'`` (the default, as in :class:`SelfDisHead`),
+            ``'vanilla'`` or ``'hinge'``.
         loss_weight: Weight of the loss (``α2`` for ``L_D``, ``α3`` for ``L_G``).
         real_label: Target of real samples (``vanilla``/``lsgan``).
         fake_label: Target of fake samples (``vanilla``/``lsgan``).
@@ -33,7 +34,7 @@ class GANLoss(nn.Module):
     GAN_TYPES = ('vanilla', 'lsgan', 'hinge')
 
     def __init__(self,
-                 gan_type: str = 'vanilla',
+                 gan_type: str = 'lsgan',
                  loss_weight: float = 1.0,
                  real_label: float = 1.0,
                  fake_label: float = 0.0) -> None:

@@ -2,6 +2,10 @@
 from .appearance_encoder import AppearanceEncoder
 from .discriminator import PatchDiscriminator
 from .image_decoder import ImageDecoder
+from .pose_modulated_decoder import PoseAppearanceNorm, PoseModulatedDecoder
 from .resize_conv import ResizeConv2d
 
-__all__ = ['AppearanceEncoder', 'ImageDecoder', 'PatchDiscriminator', 'ResizeConv2d']
+__all__ = [
+    'AppearanceEncoder', 'ImageDecoder', 'PatchDiscriminator', 'PoseAppearanceNorm',
+    'PoseModulatedDecoder', 'ResizeConv2d'
+]

@@ -2,10 +2,12 @@
 from typing import Optional
 
 import torch.nn.functional as F
+from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from ._layers import LayerSpec, conv_norm_act, resolve_act, resolve_norm
+from mmpose.utils.typing import ConfigType, OptConfigType
+from ._init import accept_sequential_layout, reset_to_torch_defaults
 
 __all__ = ['AppearanceEncoder']
 
@@ -14,7 +16,7 @@ __all__ = ['AppearanceEncoder']
 class AppearanceEncoder(nn.Module):
     """Encode an image or a shared early feature into the appearance factor ``a``.
 
-    Each block is ``num_convs`` × (3×3 conv, norm, activation) followed by a
+    Each block is ``num_convs`` × mmcv ``ConvModule`` (3×3 conv, norm, activation) followed by a
     2×2 max-pool with stride 2, the paper's UNet encoder block (§4.2). With
     ``num_downsamples=0`` a single block without pooling is used. A 1×1
     convolution projects the result to ``out_channels``.
@@ -28,19 +30,17 @@ class AppearanceEncoder(nn.Module):
         base_channels: Channels of the first block; doubled per block.
         max_channels: Upper bound of the block channels.
         num_convs: 3×3 convolutions per block.
-        norm_layer: Normalisation (``'bn'``, ``'in'``, ``None`` or a class).
-        act_layer: Activation (``'relu'``, ... or a class).
-        global_pool: Average ``a`` over its spatial positions and repeat the
-            mean at every position (the shape stays that of ``p``). The paper's
-            ``a`` is spatial (``False``, the default), which leaves room to
-            carry the pose inside ``a``; a global code can only hold what is
-            the same everywhere in the crop (lighting, exposure, texture and
-            background statistics), so the decoder has to take the layout from
-            ``p``.
-        pool_grid: Between the two: average ``a`` over a ``pool_grid`` ×
-            ``pool_grid`` grid of cells and repeat each cell's mean over the
-            cell (``1`` is ``global_pool=True``). A coarse grid can hold where
-            the light or the background changes, not where the fingers are.
+        norm_cfg: mmcv normalisation config (``dict(type='BN')``, ``'IN'``,
+            ``'GN'``, ...; ``None`` for none).
+        act_cfg: mmcv activation config.
+        pool_grid: ``None`` (the paper): ``a`` is spatial, which leaves room to
+            carry the pose inside ``a``. ``k``: average ``a`` over a ``k`` ×
+            ``k`` grid of cells and repeat each cell's mean over the cell;
+            ``1`` is a global code, which can only hold what is the same
+            everywhere in the crop (lighting, exposure, texture and background
+            statistics), so the decoder has to take the layout from the pose;
+            a coarse grid can also hold where the light or the background
+            changes, not where the fingers are.
 
     Note:
         - input: ``(N, in_channels, H, W)``
@@ -54,16 +54,14 @@ class AppearanceEncoder(nn.Module):
                  base_channels: int = 64,
                  max_channels: int = 256,
                  num_convs: int = 2,
-                 norm_layer: LayerSpec = 'bn',
-                 act_layer: LayerSpec = 'relu',
-                 global_pool: bool = False,
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU'),
                  pool_grid: Optional[int] = None) -> None:
         super().__init__()
         if num_downsamples < 0:
             raise ValueError(f'num_downsamples must be >= 0, got {num_downsamples}')
         if num_convs < 1:
             raise ValueError(f'num_convs must be >= 1, got {num_convs}')
-        norm, act = resolve_norm(norm_layer), resolve_act(act_layer)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_downsamples = num_downsamples
@@ -71,23 +69,23 @@ class AppearanceEncoder(nn.Module):
                                       or pool_grid < 1):
             raise ValueError(f'pool_grid must be a positive integer (cells per side), got '
                              f'{pool_grid!r}')
-        if global_pool and pool_grid not in (None, 1):
-            raise ValueError(f'global_pool=True is pool_grid=1; it contradicts pool_grid='
-                             f'{pool_grid}: set only one of them')
-        self.pool_grid = 1 if global_pool else pool_grid  # None: the paper's spatial code
+        self.pool_grid = pool_grid  # None: the paper's spatial code
         blocks = []
         channels = in_channels
         for i in range(max(num_downsamples, 1)):
             width = min(base_channels * 2**i, max_channels)
             layers = []
             for _ in range(num_convs):
-                layers.append(conv_norm_act(channels, width, 3, norm, act))
+                layers.append(ConvModule(channels, width, 3, padding=1, norm_cfg=norm_cfg,
+                                         act_cfg=act_cfg))
                 channels = width
             if i < num_downsamples:
                 layers.append(nn.MaxPool2d(2, 2))
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.Sequential(*blocks)
         self.proj = nn.Conv2d(channels, out_channels, 1)
+        reset_to_torch_defaults(self)
+        accept_sequential_layout(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode ``x`` into the appearance factor.

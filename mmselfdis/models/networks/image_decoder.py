@@ -1,8 +1,10 @@
 """Image decoder ``D_I`` (paper §3.2, §4.2)."""
+from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from ._layers import LayerSpec, conv_norm_act, resolve_act, resolve_norm
+from mmpose.utils.typing import ConfigType, OptConfigType
+from ._init import accept_sequential_layout, reset_to_torch_defaults
 from .resize_conv import ResizeConv2d
 
 __all__ = ['ImageDecoder']
@@ -33,8 +35,8 @@ class ImageDecoder(nn.Module):
             the low resolution end.
         max_channels: Upper bound of the block channels.
         num_convs: 3×3 convolutions per block.
-        norm_layer: Normalisation (``'bn'``, ``'in'``, ``None`` or a class).
-        act_layer: Activation (``'relu'``, ... or a class).
+        norm_cfg: mmcv normalisation config (``None`` for none).
+        act_cfg: mmcv activation config.
 
     Note:
         - input: ``(N, C_p + C_a, h, w)``
@@ -48,14 +50,13 @@ class ImageDecoder(nn.Module):
                  base_channels: int = 32,
                  max_channels: int = 256,
                  num_convs: int = 1,
-                 norm_layer: LayerSpec = 'bn',
-                 act_layer: LayerSpec = 'relu') -> None:
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU')) -> None:
         super().__init__()
         if num_upsamples < 0:
             raise ValueError(f'num_upsamples must be >= 0, got {num_upsamples}')
         if num_convs < 1:
             raise ValueError(f'num_convs must be >= 1, got {num_convs}')
-        norm, act = resolve_norm(norm_layer), resolve_act(act_layer)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_upsamples = num_upsamples
@@ -65,16 +66,17 @@ class ImageDecoder(nn.Module):
 
         # width(j): channels at 2**(j+1) times below the output resolution
         channels = width(max(num_upsamples - 1, 0))
-        self.stem = conv_norm_act(in_channels, channels, 1, norm, act)
+        self.stem = ConvModule(in_channels, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
         blocks = []
         for i in range(num_upsamples - 1):  # the last up-sampling is out_conv's
             out = width(num_upsamples - 2 - i)
-            layers = [ResizeConv2d(channels, out, bias=norm is None)]
-            if norm is not None:
-                layers.append(norm(out))
-            layers.append(act())
+            layers = [ResizeConv2d(channels, out, bias=norm_cfg is None)]
+            if norm_cfg is not None:
+                layers.append(build_norm_layer(norm_cfg, out)[1])
+            layers.append(build_activation_layer(act_cfg))
             for _ in range(num_convs - 1):
-                layers.append(conv_norm_act(out, out, 3, norm, act))
+                layers.append(ConvModule(out, out, 3, padding=1, norm_cfg=norm_cfg,
+                                         act_cfg=act_cfg))
             blocks.append(nn.Sequential(*layers))
             channels = out
         self.blocks = nn.Sequential(*blocks)
@@ -82,6 +84,8 @@ class ImageDecoder(nn.Module):
             self.out_conv = ResizeConv2d(channels, out_channels)
         else:
             self.out_conv = nn.Conv2d(channels, out_channels, 3, padding=1)
+        reset_to_torch_defaults(self)
+        accept_sequential_layout(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """Decode ``[p, a]`` into an image in normalised space.

@@ -82,11 +82,6 @@ class ResizeConv2d(nn.Module):
             weight = weight.to(x.dtype)
         return F.pixel_shuffle(F.conv2d(x, weight, bias, padding=1), 2)
 
-    def reference_forward(self, x: Tensor) -> Tensor:
-        """The literal ``conv3x3(upsample_nearest(x, 2))`` (for tests)."""
-        up = F.interpolate(x, scale_factor=2, mode='nearest')
-        return F.conv2d(up, self.weight, self.bias, padding=1)
-
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, nearest x2 + 3x3 conv, '
                 f'bias={self.bias is not None}')

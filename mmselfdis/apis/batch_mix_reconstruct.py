@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
+from ..models.data_preprocessors import ImageSpace
+from .generator import generator_info, load_generator, mix_images
 
 __all__ = ['BatchMixReconstruct']
 
@@ -17,15 +19,17 @@ class BatchMixReconstruct(nn.Module):
     """Batch augment: give chosen samples the appearance of another sample of the batch.
 
     The batch-level counterpart of :class:`~mmselfdis.datasets.MixReconstruct`
-    for ``PoseDataPreprocessor(batch_augments=[...])``. Each sample is mixed
+    for ``PoseDataPreprocessor(batch_augments=[...])``. It runs a trained
+    generator, so it lives with the other generator applications in
+    :mod:`mmselfdis.apis` (the models package does not depend on it). Each sample is mixed
     with probability ``prob``; its appearance source is another sample of
     the same batch (the batch rolled by a random non-zero offset). The mixing
     is :func:`mmselfdis.apis.mix_images`, run on the inputs' device.
 
     The preprocessor calls batch augments on *normalised* inputs, after its
     BGR→RGB conversion; this module undoes both with ``mean``/``std``/
-    ``bgr_to_rgb`` (by default the generator's own preprocessor settings),
-    mixes in image space and normalises the result again.
+    ``bgr_to_rgb`` (by default the generator's own preprocessor settings) through
+    :class:`ImageSpace`, mixes in image space and normalises the result again.
 
     The generator is held outside module registration: it is not a submodule,
     so it never appears in the trained model's ``state_dict``,
@@ -95,31 +99,19 @@ class BatchMixReconstruct(nn.Module):
         """The frozen generator on ``device`` (loaded on first use)."""
         gen = self._generator
         if gen is None:
-            from mmselfdis.apis import load_generator
             gen = load_generator(self.checkpoint, self.config, device)
             object.__setattr__(self, '_generator', gen)
         elif next(gen.parameters()).device != device:
             gen.to(device)
         return gen
 
-    def _norm(self, gen: nn.Module, channels: int, device: torch.device
-              ) -> Tuple[Tensor, Tensor, bool]:
-        pre = gen.data_preprocessor
+    def _space(self, gen: nn.Module, channels: int) -> ImageSpace:
+        """The training preprocessor's mapping: given mean/std/bgr_to_rgb, else the generator's."""
+        own = ImageSpace.of(gen.data_preprocessor, channels)
+        swap = own.bgr_to_rgb if self.bgr_to_rgb is None else self.bgr_to_rgb
         if self.mean is not None:
-            mean = torch.tensor(self.mean, device=device).view(-1, 1, 1)
-            std = torch.tensor(self.std, device=device).view(-1, 1, 1)
-        elif getattr(pre, '_enable_normalize', False):
-            mean, std = pre.mean.to(device), pre.std.to(device)
-        else:
-            mean = torch.zeros(1, 1, 1, device=device)
-            std = torch.ones(1, 1, 1, device=device)
-        if mean.shape[0] not in (1, channels):
-            raise ValueError(f'BatchMixReconstruct: mean/std have {mean.shape[0]} values for '
-                             f'{channels}-channel inputs; give those of the training data '
-                             f'preprocessor')
-        swap = self.bgr_to_rgb if self.bgr_to_rgb is not None else \
-            bool(getattr(pre, '_channel_conversion', False))
-        return mean, std, swap and channels == 3
+            return ImageSpace(self.mean, self.std, swap)
+        return ImageSpace(own.mean, own.std, swap)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: Tensor, data_samples: SampleList) -> Tuple[Tensor, SampleList]:
@@ -145,7 +137,6 @@ class BatchMixReconstruct(nn.Module):
         if not bool(chosen.any()):
             return inputs, data_samples
 
-        from mmselfdis.apis import generator_info, mix_images
         gen = self.generator(inputs.device)
         info = generator_info(gen)
         kpts = self._num_keypoints(data_samples)
@@ -157,16 +148,12 @@ class BatchMixReconstruct(nn.Module):
         app_idx = (torch.arange(n) + offset) % n
         idx = chosen.nonzero().flatten()
 
-        mean, std, swap = self._norm(gen, inputs.shape[1], inputs.device)
+        space = self._space(gen, inputs.shape[1])
         with torch.no_grad():
-            img = inputs.detach() * std + mean
-            if swap:
-                img = img[:, [2, 1, 0]]
+            img = space.to_image(inputs.detach())
             mixed = mix_images(gen, img[idx], img[app_idx[idx]]).float()
-            if swap:
-                mixed = mixed[:, [2, 1, 0]]
             out = inputs.clone()
-            out[idx] = ((mixed - mean) / std).to(inputs.dtype)
+            out[idx] = space.to_model(mixed).to(inputs.dtype)
         for i in idx.tolist():
             j = int(app_idx[i])
             src = data_samples[j].metainfo

@@ -1,0 +1,196 @@
+"""Image decoder conditioned on pose maps at every scale (SPADE) and an appearance code (AdaIN)."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule, build_norm_layer
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType
+from .resize_conv import ResizeConv2d
+
+__all__ = ['PoseAppearanceNorm', 'PoseModulatedDecoder']
+
+
+def _resize(x: Tensor, size) -> Tensor:
+    """Pose maps at ``size``: area-averaged when shrinking (no peak falls between the
+    samples), bilinear when growing."""
+    size = tuple(size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
+        return F.adaptive_avg_pool2d(x, size)
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+class PoseAppearanceNorm(nn.Module):
+    """Normalise a feature map, then let the pose and the appearance set its statistics.
+
+    ``y = norm(x) * (1 + γ_p(P)) * (1 + γ_a(a)) + β_p(P) + β_a(a)``: ``norm``
+    has no affine parameters; ``γ_p, β_p`` are computed per pixel from the pose
+    maps ``P`` by a small convolutional net (SPADE, Park et al. 2019), so the
+    layout of the hand enters every scale of the decoder (a 3×3 convolution
+    and ReLU, then a 1×1 convolution to ``γ_p, β_p``); ``γ_a, β_a`` by a
+    1×1 convolution of the appearance code ``a`` (AdaIN for a global code,
+    Huang & Belongie 2017; MUNIT), so the appearance sets the per-channel
+    statistics (per cell of a coarse grid code).
+
+    Args:
+        channels: Channels of the normalised feature.
+        pose_channels: Channels of the pose maps (keypoints).
+        app_channels: Channels of the appearance code.
+        hidden_channels: Width of the pose net.
+        norm_cfg: mmcv normalisation config of ``norm`` (its ``affine`` is
+            switched off).
+
+    Note:
+        - x: ``(N, channels, H, W)``; pose: ``(N, pose_channels, H, W)``;
+          app: ``(N, app_channels, H, W)``
+        - return: ``(N, channels, H, W)``
+    """
+
+    def __init__(self, channels: int, pose_channels: int, app_channels: int,
+                 hidden_channels: int = 16, norm_cfg: ConfigType = dict(type='IN')) -> None:
+        super().__init__()
+        norm_cfg = dict(norm_cfg)
+        norm_cfg['affine'] = False
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.pose_net = nn.Sequential(
+            ConvModule(pose_channels, hidden_channels, 3, padding=1, norm_cfg=None,
+                       act_cfg=dict(type='ReLU')),
+            nn.Conv2d(hidden_channels, 2 * channels, 1))
+        self.app_affine = nn.Conv2d(app_channels, 2 * channels, 1)
+        for m in (self.pose_net[-1], self.app_affine):  # start as the plain normalisation
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor, pose: Tensor, app: Tensor) -> Tensor:
+        """Modulate ``x`` (see the class docstring)."""
+        gamma_p, beta_p = self.pose_net(pose).chunk(2, 1)
+        gamma_a, beta_a = self.app_affine(app).chunk(2, 1)
+        return self.norm(x) * (1 + gamma_p) * (1 + gamma_a) + beta_p + beta_a
+
+
+class _Block(nn.Module):
+    """Nearest ×2 + 3×3 conv (or a 3×3 conv), modulation, activation."""
+
+    def __init__(self, cin: int, cout: int, upsample: bool, pose_channels: int,
+                 app_channels: int, hidden_channels: int, norm_cfg: ConfigType) -> None:
+        super().__init__()
+        self.conv = ResizeConv2d(cin, cout, bias=False) if upsample else \
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.mod = PoseAppearanceNorm(cout, pose_channels, app_channels, hidden_channels,
+                                      norm_cfg)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x: Tensor, pose: Tensor, app: Tensor) -> Tensor:
+        x = self.conv(x)
+        size = x.shape[-2:]
+        return self.act(self.mod(x, _resize(pose, size), F.interpolate(app, size=size)))
+
+
+@MODELS.register_module()
+class PoseModulatedDecoder(nn.Module):
+    """``D_I`` that draws the hand from pose maps and the look from an appearance code.
+
+    Not the paper's decoder (which decodes the concatenation ``[p, a]``, see
+    :class:`ImageDecoder`): the pose enters as what it is, the pose decoder's
+    keypoint heatmaps ``D_p(p)`` (Jakab et al. 2018 condition a generator on
+    heatmaps alone), resized to every scale and applied through
+    :class:`PoseAppearanceNorm` (SPADE-style), and the appearance code ``a``
+    (global or a coarse grid, :class:`AppearanceEncoder` ``pool_grid``)
+    modulates the same layers (AdaIN-style). The stem sees the heatmaps and
+    ``a`` (and, with ``pose_feature_channels > 0``, the pose feature ``p``).
+    Each of the first ``num_upsamples - 1`` steps is a :class:`ResizeConv2d`
+    (nearest ×2 + 3×3 conv) followed by ``num_convs - 1`` 3×3 convolutions,
+    each modulated; as in :class:`ImageDecoder`, the last step is the output
+    convolution itself (nearest ×2 + 3×3 conv to the image, normalised space,
+    no activation), so no feature map is stored at full resolution. There are
+    no skip connections.
+
+    Args:
+        pose_map_channels: Channels of the pose maps (number of keypoints).
+        app_channels: Channels of ``a``.
+        out_channels: Image channels.
+        num_upsamples: ×2 steps from the size of ``p``/``a`` to the image.
+        pose_feature_channels: Channels of ``p`` fed to the stem (``0``: the
+            decoder sees the pose only as heatmaps).
+        base_channels: Channels at half the output resolution; doubled per
+            step towards the low resolution end.
+        max_channels: Upper bound of the channels.
+        num_convs: Modulated 3×3 convolutions per scale (the first one
+            up-samples).
+        hidden_channels: Width of the pose net of each modulation.
+        norm_cfg: Parameter-free normalisation before each modulation
+            (``dict(type='IN')``: per sample, as AdaIN needs).
+
+    Note:
+        - pose_maps: ``(N, K, H_hm, W_hm)`` at any size (resized per scale)
+        - app: ``(N, C_a, h, w)``; p: ``(N, C_p, h, w)``
+        - output: ``(N, out_channels, h * 2**num_upsamples, w * 2**num_upsamples)``
+    """
+
+    def __init__(self,
+                 pose_map_channels: int,
+                 app_channels: int,
+                 out_channels: int,
+                 num_upsamples: int,
+                 pose_feature_channels: int = 0,
+                 base_channels: int = 16,
+                 max_channels: int = 128,
+                 num_convs: int = 1,
+                 hidden_channels: int = 16,
+                 norm_cfg: ConfigType = dict(type='IN')) -> None:
+        super().__init__()
+        if num_upsamples < 0:
+            raise ValueError(f'num_upsamples must be >= 0, got {num_upsamples}')
+        if num_convs < 1:
+            raise ValueError(f'num_convs must be >= 1, got {num_convs}')
+        self.pose_map_channels = pose_map_channels
+        self.app_channels = app_channels
+        self.pose_feature_channels = pose_feature_channels
+        self.out_channels = out_channels
+        self.num_upsamples = num_upsamples
+
+        def width(level: int) -> int:  # channels at 2**(level + 1) below the output resolution
+            return min(base_channels * 2**level, max_channels)
+
+        kw = dict(pose_channels=pose_map_channels, app_channels=app_channels,
+                  hidden_channels=hidden_channels, norm_cfg=norm_cfg)
+        channels = width(max(num_upsamples - 1, 0))
+        self.stem = _Block(pose_map_channels + app_channels + pose_feature_channels, channels,
+                           False, **kw)
+        blocks = []
+        for i in range(num_upsamples - 1):  # the last up-sampling is out_conv's
+            out = width(num_upsamples - 2 - i)
+            blocks.append(_Block(channels, out, True, **kw))
+            blocks += [_Block(out, out, False, **kw) for _ in range(num_convs - 1)]
+            channels = out
+        self.blocks = nn.ModuleList(blocks)
+        self.out_conv = ResizeConv2d(channels, out_channels) if num_upsamples else \
+            nn.Conv2d(channels, out_channels, 3, padding=1)
+
+    def forward(self, pose_maps: Tensor, app: Tensor, p: Optional[Tensor] = None) -> Tensor:
+        """Decode an image from pose maps and an appearance code.
+
+        Args:
+            pose_maps: Keypoint heatmaps (any spatial size).
+            app: Appearance code at the size of ``p``.
+            p: Pose feature (used when ``pose_feature_channels > 0``).
+
+        Returns:
+            The image in normalised space.
+        """
+        size = app.shape[-2:]
+        stem_in = [_resize(pose_maps, size).to(app.dtype), app]
+        if self.pose_feature_channels:
+            if p is None or p.shape[1] != self.pose_feature_channels:
+                raise ValueError(f'PoseModulatedDecoder was built for a pose feature of '
+                                 f'{self.pose_feature_channels} channels, got '
+                                 f'{None if p is None else tuple(p.shape)}')
+            stem_in.append(p.to(app.dtype))
+        x = self.stem(torch.cat(stem_in, 1), pose_maps, app)
+        for block in self.blocks:
+            x = block(x, pose_maps, app)
+        return self.out_conv(x)

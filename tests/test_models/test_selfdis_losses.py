@@ -1,0 +1,178 @@
+"""Each term of SelfDisHead equals its formula, on the right images: which of x and y it compares.
+
+The model runs in eval mode (BatchNorm with running statistics, so every
+sample is decoded independently of the rest of its batch) and the terms are
+recomputed by hand from the branch's public encode/decode steps. ``n = 4``
+images, ``m = 2`` mixed; ``y`` is the batch rolled by one, so ``y`` of
+``x_0, x_1`` are ``x_3, x_0``.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmselfdis.models.networks import PoseAppearanceNorm
+from tests.test_models._tiny import build_model, make_batch, model_cfg
+
+N, M = 4, 2
+Y = torch.tensor([3, 0])
+
+PAPER = dict(appearance_source='image')
+MODULATED = dict(appearance_source='image',
+                 decoder=dict(type='PoseModulatedDecoder', base_channels=4, hidden_channels=4),
+                 encoder=dict(base_channels=8, max_channels=16, pool_grid=1),
+                 gan_condition='pose',
+                 loss_cycle_pose=dict(type='HeatmapL1Loss', loss_weight=3.0),
+                 loss_feat_match=dict(type='FeatureMatchingLoss', loss_weight=2.0))
+
+
+class _Spy(nn.Module):
+    """Wraps a loss module and records the arguments of every call."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+        self.calls = []
+
+    def forward(self, *args, **kwargs):
+        self.calls.append(args)
+        return self.loss(*args, **kwargs)
+
+
+def _run(selfdis_cfg):
+    model = build_model(model_cfg('resnet', 3, selfdis_cfg))
+    torch.manual_seed(0)
+    nn.init.normal_(model.head.final_layer.weight, std=0.5)  # heatmaps of order 1, not 1e-10
+    for m in model.modules():  # leave the modulations' zero start: pose and look matter
+        if isinstance(m, PoseAppearanceNorm):
+            nn.init.normal_(m.pose_net[-1].weight, std=0.5)
+            nn.init.normal_(m.app_affine.weight, std=0.5)
+    model.eval()
+    sd = model.selfdis
+    spies = {}
+    for name in ('loss_img', 'loss_cycle_img', 'loss_dual_pose', 'loss_dual_img',
+                 'loss_cycle_pose', 'loss_feat_match'):
+        if getattr(sd, name) is not None:
+            spies[name] = _Spy(getattr(sd, name))
+            setattr(sd, name, spies[name])
+    inputs, samples = make_batch(N, 3, seed=1)
+    with torch.no_grad():
+        losses = model.loss(inputs, samples)
+    return model, inputs, samples, losses, spies
+
+
+def _l1(a, b):
+    return (a - b).abs().mean()
+
+
+@pytest.mark.parametrize('cfg', [PAPER, MODULATED], ids=['paper', 'modulated'])
+def test_each_term_compares_the_right_images(cfg):
+    model, x, samples, losses, spies = _run(cfg)
+    sd = model.selfdis
+    with torch.no_grad():
+        p, a = sd.encode(model, x)
+        rec = sd.decode(p, a)
+        mix = sd.decode(p[:M], a[Y])                      # Î(xy): pose of x, appearance of y
+        p_hat, a_hat = sd.encode(model, mix)
+        cyc_x = sd.decode(p_hat, a[:M])                   # Ĩ(x) = D_I(p̂(x), a(x))
+        cyc_y = sd.decode(p[Y], a_hat)                    # Ĩ(y) = D_I(p(y), â(y))
+
+    # L_I = |D_I(p(x), a(x)) - x|
+    (pred, target), = spies['loss_img'].calls
+    torch.testing.assert_close(pred, rec, atol=1e-5, rtol=1e-4)
+    assert torch.equal(target, x)
+    torch.testing.assert_close(losses['loss_img'], _l1(rec, x))
+
+    # L_cycle-img = |Ĩ(x) - x| + |Ĩ(y) - y|: Ĩ(x) against x, Ĩ(y) against y — not crossed
+    (pred_x, target_x), (pred_y, target_y) = spies['loss_cycle_img'].calls
+    torch.testing.assert_close(pred_x, cyc_x, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(pred_y, cyc_y, atol=1e-5, rtol=1e-4)
+    assert torch.equal(target_x, x[:M]) and torch.equal(target_y, x[Y])
+    torch.testing.assert_close(losses['loss_cycle_img'], _l1(cyc_x, x[:M]) + _l1(cyc_y, x[Y]),
+                               atol=1e-5, rtol=1e-4)
+    # the checks can tell the two terms apart
+    assert not torch.allclose(cyc_x, cyc_y, atol=1e-3) and not torch.equal(x[:M], x[Y])
+
+    # L_dual-pose = |p̂(x) - p(x)|, L_dual-img = |â(y) - a(y)|
+    (pred, target), = spies['loss_dual_pose'].calls
+    torch.testing.assert_close(pred, p_hat, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(target, p[:M], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(target, p[Y])
+    torch.testing.assert_close(losses['loss_dual_pose'], 0.1 * _l1(p_hat, p[:M]),
+                               atol=1e-6, rtol=1e-4)
+    (pred, target), = spies['loss_dual_img'].calls
+    torch.testing.assert_close(pred, a_hat, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(target, a[Y], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(target, a[:M])
+    torch.testing.assert_close(losses['loss_dual_img'], 0.1 * _l1(a_hat, a[Y]),
+                               atol=1e-6, rtol=1e-4)
+
+
+def test_cycle_pose_l1_is_the_mix_heatmaps_against_xs_targets():
+    model, x, samples, losses, spies = _run(MODULATED)
+    sd = model.selfdis
+    with torch.no_grad():
+        p, a = sd.encode(model, x)
+        mix = sd.decode(p[:M], a[Y])
+        maps_hat = model.head(model.extract_feat(mix))
+    (pred, target, weights), = spies['loss_cycle_pose'].calls
+    torch.testing.assert_close(pred, maps_hat, atol=1e-5, rtol=1e-4)
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    kw = torch.cat([s.gt_instance_labels.keypoint_weights for s in samples])
+    assert torch.equal(target, hm[:M]) and not torch.equal(target, hm[Y])
+    assert torch.equal(weights, kw[:M])
+    per_kpt = (maps_hat - hm[:M]).abs().mean(dim=(2, 3)) * kw[:M]
+    torch.testing.assert_close(losses['loss_cycle_pose'], 3.0 * per_kpt.mean(),
+                               atol=1e-6, rtol=1e-4)
+
+
+def test_feature_matching_pairs_each_reconstruction_with_its_input():
+    model, x, samples, losses, spies = _run(MODULATED)
+    sd = model.selfdis
+    with torch.no_grad():
+        p, a = sd.encode(model, x)
+        rec = sd.decode(p, a)
+        maps = F.interpolate(model.head(model.extract_feat(x)).amax(1, keepdim=True),
+                             size=x.shape[-2:], mode='bilinear', align_corners=False)
+        _, f_rec = sd.discriminator(torch.cat([rec, maps], 1), return_features=True)
+        _, f_real = sd.discriminator(torch.cat([x, maps], 1), return_features=True)
+    (fake, real), = spies['loss_feat_match'].calls
+    assert len(fake) == len(real) == len(f_rec)
+    for got, want in zip(fake, f_rec):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-3)
+    for got, want in zip(real, f_real):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-3)
+    expected = 2.0 * sum(_l1(f, r) for f, r in zip(f_rec, f_real)) / len(f_rec)
+    torch.testing.assert_close(losses['loss_feat_match'], expected, atol=1e-5, rtol=1e-3)
+
+
+def test_conditional_discriminator_sees_the_pose_of_x_with_each_image():
+    """With gan_condition='pose' a copy of y, shown with x's pose map, is a different input
+    from y shown with its own: the discriminator can tell a copy of y from a mix."""
+    model, x, samples, losses, spies = _run(MODULATED)
+    sd = model.selfdis
+    assert sd.discriminator.in_channels == 3 + 1  # image + the pose map
+    seen = []
+    hook = sd.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model.loss(x, samples)
+    finally:
+        hook.remove()
+    real_and_fake = seen[0]
+    with torch.no_grad():
+        maps = model.head(model.extract_feat(x)).amax(1, keepdim=True)
+    maps = F.interpolate(maps, size=x.shape[-2:], mode='bilinear', align_corners=False)
+    torch.testing.assert_close(real_and_fake[:N, 3:], maps, atol=1e-5, rtol=1e-4)
+    # the mixes (after the N reconstructions) are judged with the heatmaps of x, not of y
+    torch.testing.assert_close(real_and_fake[2 * N:, 3:], maps[:M], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(real_and_fake[2 * N:, 3:], maps[Y])
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match='gan_condition must be one of'):
+        build_model(model_cfg('resnet', 3, dict(gan_condition='keypoints')))
+    with pytest.raises(ValueError, match='needs the discriminator'):
+        build_model(model_cfg('resnet', 3, dict(use_gan=False, gan_condition='pose')))
+    with pytest.raises(ValueError, match='set by the branch'):
+        build_model(model_cfg('resnet', 3, dict(decoder=dict(in_channels=7))))
