@@ -13,37 +13,20 @@ end; such siblings left by killed runs (their PID no longer running) are
 removed at the start. See docs/synthhands.md.
 """
 import argparse
-import importlib
 import os
 import os.path as osp
 import sys
-import types
 from typing import List, Optional
 
 # Rendering is many small numpy operations: threaded BLAS only adds overhead.
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The renderer is a top-level package of its own (numpy/OpenCV only): importing it loads
+# neither torch nor MMPose, here or in the worker processes.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def _import_renderer():
-    """Import ``mmselfdis.datasets.synthhands`` without running ``mmselfdis/__init__.py``.
-
-    The renderer needs only numpy and OpenCV, but the plugin's ``__init__``
-    loads torch and MMPose (seconds), and so would every worker process that
-    unpickles a task (unpickling imports the parent packages). Light stand-ins
-    for the two parent packages keep this tool's processes free of them.
-    """
-    for name in ('mmselfdis', 'mmselfdis.datasets'):
-        if name not in sys.modules:
-            stub = types.ModuleType(name, 'stand-in package: only its submodules are used here')
-            stub.__path__ = [osp.join(REPO, *name.split('.'))]
-            sys.modules[name] = stub
-    return importlib.import_module('mmselfdis.datasets.synthhands')
-
-
-synthhands = _import_renderer()
+import synthhands  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,7 +1,9 @@
 """SynthHands: a procedural renderer of paired monochrome hand crops with exact keypoints.
 
-Pure numpy/OpenCV (no torch, no MMPose), so it runs standalone and in worker
-processes. The pieces:
+Pure numpy/OpenCV (no torch, no MMPose): a top-level package of its own, so
+``tools/make_synthhands.py`` and its worker processes import it without the
+plugin (whose ``__init__`` loads torch and MMPose); inside the plugin it is also
+``mmselfdis.datasets.synthhands``. The pieces:
 
 * :mod:`.hand_model` - the articulated 3D hand (21 OneHand10K keypoints);
 * :mod:`.poses` - poses from named grasp/gesture templates plus noise;
