@@ -8,6 +8,14 @@ Example::
 writes ``data/synthhands/images/<split>/...png`` and
 ``data/synthhands/annotations/{train,val,test,test_shift}.json`` (COCO
 style, readable by ``SynthHandDataset`` and any MMPose top-down pipeline).
+
+A correlated set (pose families tied to appearance groups, plus a
+``test_combo`` split of the combinations training lacks) and a low-data set::
+
+    python tools/make_synthhands.py data/synthhands-rho1 --num-poses 6000 --correlation 1.0
+    python tools/make_synthhands.py data/synthhands-low --num-poses 6000 --correlation 0.9 \
+        --train-poses 300 --appearances 2
+
 Everything goes into a hidden ``.synthhands.tmp-PID`` sibling renamed at the
 end; such siblings left by killed runs (their PID no longer running) are
 removed at the start. See docs/synthhands.md.
@@ -50,6 +58,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--shift-frac', type=float, default=0.1,
                         help='fraction of poses for test_shift, rendered only with held-out '
                         'appearance families (default 0.1)')
+    parser.add_argument('--correlation', type=float, metavar='RHO',
+                        help='tie every pose family (template) to an appearance group: in '
+                        'train/val/test an image takes its own group\'s appearance with '
+                        'probability RHO (1: always; 1/G: no tie), and a test_combo split holds '
+                        'seen pose families with the other groups (default: no tie, no '
+                        'test_combo)')
+    parser.add_argument('--appearance-groups', type=int, default=3, metavar='G',
+                        help='appearance groups of --correlation (2 or 3, default 3)')
+    parser.add_argument('--combo-frac', type=float,
+                        help='fraction of poses for test_combo (default 0.1 with --correlation)')
+    parser.add_argument('--train-poses', type=int, metavar='N',
+                        help='low data: keep only the first N train poses (the test splits stay '
+                        'those of the full set; combine with --appearances 1 or 2 for few '
+                        'appearances per pose)')
     parser.add_argument('--png-compression', type=int, default=0,
                         help='PNG zlib level 0-9 (default 0: uncompressed, fastest; 1 makes '
                         'files about 25%% smaller at a lower throughput)')
@@ -76,7 +98,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             test_frac=args.test_frac,
             shift_frac=args.shift_frac,
             png_compression=args.png_compression,
-            progress=not args.quiet)
+            progress=not args.quiet,
+            correlation=args.correlation,
+            appearance_groups=args.appearance_groups,
+            combo_frac=args.combo_frac,
+            train_poses=args.train_poses)
     except (ValueError, OSError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
