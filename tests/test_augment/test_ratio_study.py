@@ -193,6 +193,9 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
     metrics = json.loads((arm / 'metrics.json').read_text())
     # val is evaluated only to pick the combined arm's r (no combined arm here)
     assert set(metrics['splits']) == {'test', 'test_shift'}
+    # MixRatioHook counted the mixes in the training log (about half of the samples)
+    counts = metrics['mix_counts']
+    assert counts['dropped'] == 0 and 0 < counts['mixed'] < counts['samples']
     assert (arm / 'work' / 'epoch_1.pth').is_file()
     cfg_text = (arm / 'config.py').read_text()
     assert "type='MixReconstruct'" in cfg_text and 'prob=0.5' in cfg_text
