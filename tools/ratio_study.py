@@ -535,7 +535,8 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],
                    aug=arm.get('aug'), seed=seed, checkpoint=ckpt, config=cfg_path,
                    splits=results, train_seconds=train_seconds, data_time_share=share,
-                   mix_counts=counts, finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                   mix_counts=counts,
+                   finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(osp.join(arm_dir, 'metrics.json'), json.dumps(metrics, indent=2))
     return metrics
 

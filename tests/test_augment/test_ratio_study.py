@@ -66,8 +66,8 @@ def test_several_seeds_give_means_and_differences_paired_by_seed(tmp_path):
     md = open(osp.join(w, 'results.md')).read()
     # r=0.5: EPE 9 and 19 (mean 14, sd 7.071); paired changes -10 % and -5 %: -7.5 +- 3.5 %,
     # lower in both seeds (unpaired means would say 14 vs 15: -6.7 %)
-    assert '| r=0.5 | 0.5 | - | 2 | 14.000 ± 7.071 | 0.600 ± 0.000 | -7.5 ± 3.5 % (2/2 lower) |' \
-        in md
+    assert ('| r=0.5 | 0.5 | - | 2 | 14.000 ± 7.071 | 0.600 ± 0.000 | '
+            '-7.5 ± 3.5 % (2/2 lower) |') in md
     # amplitude: +5 % and -5 %: lower in one seed of two
     assert '| amplitude | 0 | amplitude | 2 | 14.750 ± 6.010 | 0.600 ± 0.000 | ' \
         '+0.0 ± 7.1 % (1/2 lower) |' in md

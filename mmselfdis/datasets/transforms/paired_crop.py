@@ -76,7 +76,6 @@ class PairedCropTransform(BaseTransform):
             raise ValueError(f"{name}: appearance_policy='pool' needs appearance_pool="
                              "dict(type=<dataset>, ...)")
         self.prob = float(prob)
-        self.pre_transform_cfg = copy.deepcopy(list(pre_transform))
         self.pre_transform = Compose(copy.deepcopy(list(pre_transform)))
         self.appearance_policy = appearance_policy
         self.appearance_pool = copy.deepcopy(appearance_pool)
