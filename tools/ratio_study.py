@@ -17,8 +17,9 @@ Arms:
   amplitude-spectrum mix) and ``mixstyle`` (``MixStyleBackbone``: MixStyle
   after the backbone's first two stages);
 * ``<conv>+r=<r>``: the conventional arm ``--combined-with`` (default
-  ``jitter``) and mixing, at ``--combined-ratio`` (default ``best``: the
-  r > 0 with the lowest val EPE);
+  ``jitter``; ``best``: the conventional arm with the lowest val EPE) and
+  mixing, at ``--combined-ratio`` (default ``best``: the r > 0 with the
+  lowest val EPE);
 * ``judged_r=<r>`` (with ``--judged-ratios``): mixing gated by a judge, the
   r = 0 arm of the same seed (a plain pose model trained on the real images):
   a mix whose judge PCK is below ``--judge-min-pck`` is dropped;
@@ -208,6 +209,16 @@ def read_arm_metrics(work_dir: str) -> Dict[str, dict]:
             m = json.load(f)
         out[osp.basename(osp.dirname(path))] = m
     return out
+
+
+def pick_best_conventional(metrics: Dict[str, dict]) -> str:
+    """The conventional arm (its augmentation) with the lowest val EPE, mean over seeds."""
+    arms = [m for m in aggregate(metrics).values()
+            if m['kind'] == 'conventional' and 'val' in m['splits']]
+    if not arms:
+        raise StudyError('--combined-with best needs finished conventional arms evaluated on val '
+                         '(run them in this work dir, or name the arm: --combined-with jitter)')
+    return arm_aug(min(arms, key=lambda m: m['splits']['val']['EPE']))
 
 
 def pick_combined_ratio(metrics: Dict[str, dict], choice: str) -> float:
@@ -617,8 +628,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='skip the conventional arms')
     parser.add_argument('--no-combined', action='store_true',
                         help='skip the conventional + mixing arm')
-    parser.add_argument('--combined-with', choices=CONVENTIONAL, default='jitter',
-                        help='conventional augmentation of the combined arm (default jitter)')
+    parser.add_argument('--combined-with', choices=CONVENTIONAL + ('best', ), default='jitter',
+                        help='conventional augmentation of the combined arm (default jitter; '
+                        'best: the conventional arm with the lowest val EPE)')
     parser.add_argument('--judged-ratios', type=float, nargs='+', default=[], metavar='R',
                         help='add judge-gated mixing arms judged_r=R: a mix is dropped (the '
                         'real sample kept) when the judge, the r=0 arm of the same seed, finds '
@@ -722,8 +734,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     set_data_root(base_cfg, data_root)
     splits = test_splits(base_cfg)
     report = [s for s in splits if s != 'val']
-    select_on_val = (not args.no_combined and args.combined_ratio == 'best'
-                     and len([r for r in args.ratios if r > 0]) > 1)
+    select_on_val = not args.no_combined and (
+        (args.combined_ratio == 'best' and len([r for r in args.ratios if r > 0]) > 1)
+        or args.combined_with == 'best')
     if not select_on_val:
         splits.pop('val')  # val only serves to pick the combined arm's r
 
@@ -741,8 +754,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     runs = [(arm, seed) for arm in arms for seed in args.seeds]
     for i, (arm, seed) in enumerate(runs):
         if arm['kind'] == 'combined':
-            rc = pick_combined_ratio(read_arm_metrics(work_dir), args.combined_ratio)
-            arm = dict(arm, name=f'{arm["aug"]}+{ratio_name(rc)}', ratio=rc)
+            done = read_arm_metrics(work_dir)
+            rc = pick_combined_ratio(done, args.combined_ratio)
+            aug = pick_best_conventional(done) if arm['aug'] == 'best' else arm['aug']
+            arm = dict(arm, name=f'{aug}+{ratio_name(rc)}', ratio=rc, aug=aug,
+                       jitter=aug == 'jitter')
         dir_name = arm_dir_name(arm['name'], seed, args.seeds)
         if osp.isfile(osp.join(work_dir, 'arms', dir_name, 'metrics.json')):
             print(f'[ratio_study] {dir_name}: finished earlier, not retrained', flush=True)

@@ -76,6 +76,20 @@ def test_several_seeds_give_means_and_differences_paired_by_seed(tmp_path):
     assert 'amplitude,conventional,0.0,0,test,10.5,0.6,0.5,5.0,1.0,0.01,0,amplitude' in rows
 
 
+def test_best_conventional_arm_is_picked_on_val(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    with pytest.raises(study.StudyError, match='needs finished conventional arms'):
+        study.pick_best_conventional(study.read_arm_metrics(w))
+    for seed, (jit, amp) in enumerate([(9.0, 9.5), (9.0, 8.0)]):
+        # amplitude: lower val EPE on average (8.75 vs 9.0), though not in seed 0; test EPE
+        # says the opposite and must not count
+        _fabricated_metrics(w, 'jitter', 'conventional', 0.0, True, 5.0, jit, seed)
+        _fabricated_metrics(w, 'amplitude', 'conventional', 0.0, False, 20.0, amp, seed,
+                            aug='amplitude')
+    assert study.pick_best_conventional(study.read_arm_metrics(w)) == 'amplitude'
+
+
 def test_conventional_judged_and_scheduled_arm_configs(tmp_path):
     from mmengine.config import Config
     study = load_tool('ratio_study')
