@@ -418,7 +418,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 # ------------------------------------------------------------------ the study
 MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
-                 'schedule', 'judge_min_pck')
+                 'schedule', 'judge_min_pck', 'judge_mode')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -434,7 +434,7 @@ PACK_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori
 
 def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                     judge: Optional[dict] = None, judge_min_pck: float = 0.5,
-                    schedule: Optional[Tuple[int, int]] = None):
+                    schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop'):
     """The arm's config: the base with the augmentation after ``TopdownAffine``.
 
     Args:
@@ -444,6 +444,7 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
         judge: ``dict(config=..., checkpoint=...)`` of the judge (``judged``
             arms).
         judge_min_pck: The judge's PCK below which a mix is dropped.
+        judge_mode: ``'drop'`` or ``'mask'`` (see ``MixReconstruct``).
         schedule: ``(start, real_only_last)`` epochs of ``MixRatioHook`` for
             the mixing arms, or ``None`` (mix from the first to the last epoch).
     """
@@ -463,7 +464,8 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
         if arm['kind'] == 'judged':
             if judge is None:
                 raise StudyError(f'arm {arm["name"]} needs a judge (the r=0 arm of its seed)')
-            steps[-1].update(judge=dict(judge), judge_min_pck=judge_min_pck)
+            steps[-1].update(judge=dict(judge), judge_min_pck=judge_min_pck,
+                             judge_mode=judge_mode)
     aug = arm.get('aug') or ('jitter' if arm.get('jitter') else None)
     if aug == 'jitter':
         steps.append(dict(type='AppearanceJitter'))
@@ -638,6 +640,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '--ratios)')
     parser.add_argument('--judge-min-pck', type=float, default=0.5,
                         help='judge PCK below which a mix is dropped (default 0.5)')
+    parser.add_argument('--judge-mode', choices=('drop', 'mask'), default='drop',
+                        help='judged arms: drop a mix below --judge-min-pck (default), or '
+                        'besides unlabel the keypoints the judge misses on a kept mix (mask)')
     parser.add_argument('--mix-start', type=int, default=0, metavar='N',
                         help='mixing arms: real images only in the first N epochs (default 0)')
     parser.add_argument('--mix-real-last', type=int, default=0, metavar='M',
@@ -722,6 +727,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     data=data_spec if data_spec != preset['data'] else None,
                     schedule=list(schedule) if schedule else None,
                     judge_min_pck=args.judge_min_pck if args.judged_ratios else None,
+                    judge_mode=args.judge_mode if args.judged_ratios else None,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -774,7 +780,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         t0 = time.time()
         print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
         run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
-                judge_min_pck=args.judge_min_pck, schedule=schedule)
+                judge_min_pck=args.judge_min_pck, schedule=schedule,
+                judge_mode=args.judge_mode)
         print(f'[ratio_study] {dir_name}: done in {time.time() - t0:.0f} s', flush=True)
         if i + 1 < len(runs):
             write_reports(work_dir, report, command, progress=(i + 1, len(runs)))

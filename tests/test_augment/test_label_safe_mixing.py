@@ -96,6 +96,42 @@ def test_a_mix_the_judge_rejects_is_dropped_for_the_real_sample(tiny_synth, tiny
                                   plain[3]['data_samples'].gt_instances.keypoints)
 
 
+def test_mask_mode_unlabels_the_keypoints_the_judge_misses(tiny_synth, tiny_generator,
+                                                          tmp_path, monkeypatch):
+    """judge_mode='mask': a kept mix loses the labels (weights) of the keypoints not found."""
+    judge = _judge_files(tmp_path)
+    missed = [1, 5, 9, 20]
+
+    def fake_judge(model, img, flip_indices=None):
+        kps = np.array(fake_judge.results['transformed_keypoints'][0, :, :2])
+        kps[missed] += 40.0
+        return kps
+
+    real_transform = MixReconstruct.transform
+
+    def spy(self, results):
+        fake_judge.results = results
+        return real_transform(self, results)
+
+    monkeypatch.setattr(mr, '_crop_keypoints', fake_judge)
+    monkeypatch.setattr(MixReconstruct, 'transform', spy)
+    target = [dict(type='GenerateTarget', encoder=heatmap_codec())]
+    plain = synth_dataset(tiny_synth, crop_steps() + target + [PACK])[0]
+    masked = synth_dataset(tiny_synth, crop_steps() + [
+        dict(type='MixReconstruct', checkpoint=tiny_generator, prob=1.0,
+             pre_transform=crop_steps(), judge=judge, judge_min_pck=0.5, judge_mode='mask')
+    ] + target + [PACK])[0]
+    meta = masked['data_samples'].metainfo
+    assert meta['mixed'] is True and meta['mix_judge_pck'] == pytest.approx(17 / 21)
+    w_plain = plain['data_samples'].gt_instance_labels.keypoint_weights[0]
+    w_mask = masked['data_samples'].gt_instance_labels.keypoint_weights[0]
+    assert float(w_plain.min()) > 0  # every keypoint labelled in the real sample
+    assert torch.nonzero(w_mask == 0).flatten().tolist() == missed
+    assert torch.equal(w_mask[w_mask > 0], w_plain[w_mask > 0])
+    with pytest.raises(ValueError, match="judge_mode must be 'drop' or 'mask'"):
+        MixReconstruct(checkpoint=tiny_generator, pre_transform=crop_steps(), judge_mode='soft')
+
+
 def test_a_real_judge_runs_on_the_mix_and_is_never_pickled(tiny_synth, tiny_generator,
                                                            tmp_path):
     import pickle

@@ -110,10 +110,11 @@ def test_conventional_judged_and_scheduled_arm_configs(tmp_path):
     assert 'AmplitudeMix' not in pipeline(ms) and 'MixRatioHook' not in str(ms.get('custom_hooks'))
     judge = dict(config='/j/config.py', checkpoint='/j/epoch_2.pth')
     judged = study.make_arm_config(base, arms[2], '/gen.pth', judge=judge, judge_min_pck=0.4,
-                                   schedule=(1, 1))
+                                   schedule=(1, 1), judge_mode='mask')
     mix = next(t for t in judged.train_dataloader.dataset.pipeline
                if t['type'] == 'MixReconstruct')
     assert mix['judge'] == judge and mix['judge_min_pck'] == 0.4 and mix['prob'] == 0.5
+    assert mix['judge_mode'] == 'mask'
     pack = judged.train_dataloader.dataset.pipeline[-1]
     assert pack['type'] == 'PackPoseInputs' and 'mix_dropped' in pack['meta_keys']
     assert dict(type='MixRatioHook', start=1, real_only_last=1) in judged.custom_hooks

@@ -10,7 +10,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType
 
 from .paired_crop import PairedCropTransform
 
-__all__ = ['MixReconstruct', 'MIX_META_KEYS', 'load_judge', 'judge_pck']
+__all__ = ['MixReconstruct', 'MIX_META_KEYS', 'load_judge', 'judge_pck', 'judge_found']
 
 MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck')
 """Keys to add to ``PackPoseInputs(meta_keys=...)`` to carry the mix mark (and the judge's
@@ -68,27 +68,38 @@ def _crop_keypoints(model, img: np.ndarray, flip_indices: Optional[list] = None)
     return np.asarray(pred.pred_instances.keypoints, np.float64)[0, :, :2]
 
 
-def judge_pck(pred: np.ndarray, results: Dict, thr: float) -> float:
-    """PCK of ``pred`` (crop pixels) against the sample's keypoints, normalised by its box.
+def judge_found(pred: np.ndarray, results: Dict, thr: float) -> np.ndarray:
+    """``(K,)`` bool: labelled keypoints that ``pred`` (crop pixels) finds.
 
-    A keypoint counts as found when it lies within ``thr`` times the larger
-    side of the sample's bounding box (in crop pixels, like MMPose's
-    ``PCKAccuracy(norm_item='bbox')``) of the label. Only labelled keypoints
-    count; ``nan`` when none is labelled.
+    A keypoint is found when the prediction lies within ``thr`` times the
+    larger side of the sample's bounding box (in crop pixels, like MMPose's
+    ``PCKAccuracy(norm_item='bbox')``) of its label. Unlabelled keypoints are
+    never found.
     """
     target = np.asarray(results['transformed_keypoints'], np.float64)[0, :, :2]
     visible = np.asarray(results['keypoints_visible'], np.float64)[0]
     if visible.ndim > 1:
         visible = visible[..., 0]
-    mask = visible > 0
-    if not mask.any():
-        return float('nan')
     bbox = np.asarray(results['bbox'], np.float64).reshape(-1, 4)[0]
     crop_per_px = float(results['input_size'][0]) / float(
         np.asarray(results['bbox_scale'], np.float64).reshape(-1, 2)[0, 0])
     norm = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * crop_per_px
-    dist = np.linalg.norm(pred - target, axis=-1)[mask]
-    return float(np.mean(dist <= thr * norm))
+    return (visible > 0) & (np.linalg.norm(pred - target, axis=-1) <= thr * norm)
+
+
+def judge_pck(pred: np.ndarray, results: Dict, thr: float) -> float:
+    """PCK of ``pred`` (crop pixels) against the sample's keypoints, normalised by its box.
+
+    The share of labelled keypoints that :func:`judge_found` finds; ``nan``
+    when none is labelled.
+    """
+    visible = np.asarray(results['keypoints_visible'], np.float64)[0]
+    if visible.ndim > 1:
+        visible = visible[..., 0]
+    labelled = visible > 0
+    if not labelled.any():
+        return float('nan')
+    return float(judge_found(pred, results, thr)[labelled].mean())
 
 
 @TRANSFORMS.register_module()
@@ -108,7 +119,10 @@ class MixReconstruct(PairedCropTransform):
     plain pose model trained on real images, e.g. by ``tools/train_judge.py``)
     looks at every mix; when its PCK against x's keypoints is below
     ``judge_min_pck`` the mix is dropped and the real sample kept
-    (``mix_dropped=True``; ``MixRatioHook`` counts and logs the drops).
+    (``mix_dropped=True``; ``MixRatioHook`` counts and logs the drops). With
+    ``judge_mode='mask'`` a kept mix is also weighted per keypoint: the
+    keypoints the judge does not find on it lose their labels
+    (``keypoints_visible`` 0, so ``GenerateTarget`` gives them weight 0).
 
     Place it after ``TopdownAffine`` and before ``GenerateTarget``; its
     ``pre_transform`` repeats the pipeline up to ``TopdownAffine``. The
@@ -137,6 +151,7 @@ class MixReconstruct(PairedCropTransform):
     Modified Keys:
 
     - img (only when the transform fires and the mix is kept)
+    - keypoints_visible (only with ``judge_mode='mask'``, on a kept mix)
 
     Added Keys:
 
@@ -173,6 +188,9 @@ class MixReconstruct(PairedCropTransform):
             at least this. Defaults to 0.5.
         judge_thr (float): PCK distance threshold, a fraction of the box's
             larger side. Defaults to 0.2 (the study's PCK@0.2).
+        judge_mode (str): ``'drop'`` (a mix below ``judge_min_pck`` is
+            dropped) or ``'mask'`` (besides, the keypoints the judge misses
+            on a kept mix are unlabelled). Defaults to ``'drop'``.
     """
 
     POLICIES = PairedCropTransform.POLICIES + ('self', )
@@ -189,7 +207,8 @@ class MixReconstruct(PairedCropTransform):
                  max_tries: int = 16,
                  judge: OptConfigType = None,
                  judge_min_pck: float = 0.5,
-                 judge_thr: float = 0.2) -> None:
+                 judge_thr: float = 0.2,
+                 judge_mode: str = 'drop') -> None:
         super().__init__(prob=prob, pre_transform=pre_transform,
                          appearance_policy=appearance_policy, appearance_pool=appearance_pool,
                          pose_id_key=pose_id_key, max_tries=max_tries)
@@ -213,6 +232,10 @@ class MixReconstruct(PairedCropTransform):
                     not 0 <= value <= 1:
                 raise ValueError(f'MixReconstruct: {key} must be a number in [0, 1], '
                                  f'got {value!r}')
+        if judge_mode not in ('drop', 'mask'):
+            raise ValueError(f"MixReconstruct: judge_mode must be 'drop' or 'mask', got "
+                             f'{judge_mode!r}')
+        self.judge_mode = judge_mode
         self.checkpoint = os.fspath(checkpoint)
         self.config = copy.deepcopy(config)
         self.device = device
@@ -323,6 +346,11 @@ class MixReconstruct(PairedCropTransform):
             if pck < self.judge_min_pck:  # (nan: no labelled keypoint, nothing to judge: kept)
                 results['mix_dropped'] = True
                 return results
+            if self.judge_mode == 'mask':
+                missed = ~judge_found(pred, results, self.judge_thr)
+                visible = np.array(results['keypoints_visible'], copy=True)
+                visible[0, missed] = 0
+                results['keypoints_visible'] = visible
         results['img'] = mixed
         results['mixed'] = True
         results['mix_source'] = self.source_of(app)
@@ -342,5 +370,6 @@ class MixReconstruct(PairedCropTransform):
         repr_str += f'device={self.device!r}, '
         repr_str += f'appearance_policy={self.appearance_policy!r}, '
         repr_str += f'appearance_pool={self.appearance_pool!r}, '
-        repr_str += f'judge={self.judge!r}, judge_min_pck={self.judge_min_pck})'
+        repr_str += (f'judge={self.judge!r}, judge_min_pck={self.judge_min_pck}, '
+                     f'judge_mode={self.judge_mode!r})')
         return repr_str
