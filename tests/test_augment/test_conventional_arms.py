@@ -141,3 +141,31 @@ def test_mixstyle_backbone_mixes_in_training_only():
     assert not torch.allclose(wrapped(x)[0], plain(x)[0])
     with pytest.raises(ValueError, match=r"no module \['layer1'\]; choose among"):
         MODELS.build(dict(type='MixStyleBackbone', backbone=inner, after=('layer1', )))
+
+
+def test_conventional_arm_configs_build(tiny_synth):
+    """configs/augment/{amplitude,mixstyle}_*: the augmentation is where the config says."""
+    import os.path as osp
+
+    import mmselfdis  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmpose.registry import DATASETS, MODELS
+    from tests.conftest import REPO
+
+    def cfg(name):
+        return Config.fromfile(osp.join(REPO, 'configs', 'augment',
+                                        f'{name}_unet_synthhands-mono-64x64.py'))
+
+    init_default_scope('mmpose')
+    amp = cfg('amplitude').train_dataloader.dataset
+    amp.data_root = tiny_synth + '/'
+    amp.pipeline[4].prob = 1.0
+    amp.pipeline[-1]['meta_keys'] = ('img_path', 'amplitude_mixed')
+    assert DATASETS.build(amp)[0]['data_samples'].metainfo['amplitude_mixed'] is True
+    ms = cfg('mixstyle')
+    model = MODELS.build(ms.model)
+    assert isinstance(model.backbone, MixStyleBackbone)
+    assert type(model.backbone.backbone).__name__ == 'UNetEncoder'
+    assert model.backbone.after == ('stages.0', 'stages.1')

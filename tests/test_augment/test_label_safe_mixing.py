@@ -251,3 +251,27 @@ def test_counts_mixes_and_drops_from_the_data_samples():
     # without the mix marks in the packed samples it says how to add them
     hook.after_train_iter(runner, 3, dict(data_samples=[PoseDataSample()]))
     assert 'MIX_META_KEYS' in runner.records[-1]
+
+
+def test_judged_config_gates_mixes_and_schedules_them(tiny_synth, tiny_generator, tmp_path):
+    """configs/augment/mixreconstruct-judged_*: a judge that drops, marks packed, the hook."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmpose.registry import DATASETS
+    from tests.conftest import REPO
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'augment',
+                                   'mixreconstruct-judged_unet_synthhands-mono-64x64.py'))
+    assert dict(type='MixRatioHook', start=1, real_only_last=1) in cfg.custom_hooks
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.data_root = tiny_synth + '/'
+    mix = ds_cfg.pipeline[4]
+    assert mix.type == 'MixReconstruct' and mix.judge_min_pck == 0.5
+    mix.update(checkpoint=tiny_generator, prob=1.0, judge=_judge_files(tmp_path),
+               judge_min_pck=1.0)  # an untrained judge never finds every keypoint: drops
+    init_default_scope('mmpose')
+    meta = DATASETS.build(ds_cfg)[0]['data_samples'].metainfo
+    assert meta['mix_dropped'] is True and meta['mixed'] is False
+    assert 0 <= meta['mix_judge_pck'] < 1
