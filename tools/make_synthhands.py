@@ -8,42 +8,33 @@ Example::
 writes ``data/synthhands/images/<split>/...png`` and
 ``data/synthhands/annotations/{train,val,test,test_shift}.json`` (COCO
 style, readable by ``SynthHandDataset`` and any MMPose top-down pipeline).
+
+A correlated set (pose families tied to appearance groups, plus a
+``test_combo`` split of the combinations training lacks) and a low-data set::
+
+    python tools/make_synthhands.py data/synthhands-rho1 --num-poses 6000 --correlation 1.0
+    python tools/make_synthhands.py data/synthhands-low --num-poses 6000 --correlation 0.9 \
+        --train-poses 300 --appearances 2
+
 Everything goes into a hidden ``.synthhands.tmp-PID`` sibling renamed at the
 end; such siblings left by killed runs (their PID no longer running) are
 removed at the start. See docs/synthhands.md.
 """
 import argparse
-import importlib
 import os
 import os.path as osp
 import sys
-import types
 from typing import List, Optional
 
 # Rendering is many small numpy operations: threaded BLAS only adds overhead.
 for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The renderer is a top-level package of its own (numpy/OpenCV only): importing it loads
+# neither torch nor MMPose, here or in the worker processes.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def _import_renderer():
-    """Import ``mmselfdis.datasets.synthhands`` without running ``mmselfdis/__init__.py``.
-
-    The renderer needs only numpy and OpenCV, but the plugin's ``__init__``
-    loads torch and MMPose (seconds), and so would every worker process that
-    unpickles a task (unpickling imports the parent packages). Light stand-ins
-    for the two parent packages keep this tool's processes free of them.
-    """
-    for name in ('mmselfdis', 'mmselfdis.datasets'):
-        if name not in sys.modules:
-            stub = types.ModuleType(name, 'stand-in package: only its submodules are used here')
-            stub.__path__ = [osp.join(REPO, *name.split('.'))]
-            sys.modules[name] = stub
-    return importlib.import_module('mmselfdis.datasets.synthhands')
-
-
-synthhands = _import_renderer()
+import synthhands  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -67,6 +58,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--shift-frac', type=float, default=0.1,
                         help='fraction of poses for test_shift, rendered only with held-out '
                         'appearance families (default 0.1)')
+    parser.add_argument('--correlation', type=float, metavar='RHO',
+                        help='tie every pose family (template) to an appearance group: in '
+                        'train/val/test an image takes its own group\'s appearance with '
+                        'probability RHO (1: always; 1/G: no tie), and a test_combo split holds '
+                        'seen pose families with the other groups (default: no tie, no '
+                        'test_combo)')
+    parser.add_argument('--appearance-groups', type=int, default=3, metavar='G',
+                        help='appearance groups of --correlation (2 or 3, default 3)')
+    parser.add_argument('--combo-frac', type=float,
+                        help='fraction of poses for test_combo (default 0.1 with --correlation)')
+    parser.add_argument('--train-poses', type=int, metavar='N',
+                        help='low data: keep only the first N train poses (the test splits stay '
+                        'those of the full set; combine with --appearances 1 or 2 for few '
+                        'appearances per pose)')
     parser.add_argument('--png-compression', type=int, default=0,
                         help='PNG zlib level 0-9 (default 0: uncompressed, fastest; 1 makes '
                         'files about 25%% smaller at a lower throughput)')
@@ -93,7 +98,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             test_frac=args.test_frac,
             shift_frac=args.shift_frac,
             png_compression=args.png_compression,
-            progress=not args.quiet)
+            progress=not args.quiet,
+            correlation=args.correlation,
+            appearance_groups=args.appearance_groups,
+            combo_frac=args.combo_frac,
+            train_poses=args.train_poses)
     except (ValueError, OSError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -1,18 +1,28 @@
 """Augmentation-ratio study (paper §4.5): pose error vs the share r of mixed images.
 
-Trains CONFIG (a top-down pose config) once per arm through ``tools/train.py``
-with the same budget and seed, evaluates every arm with ``tools/test.py`` on
-the config's test set(s) (for SynthHands both ``test`` and ``test_shift``) and
-on ``val`` (used only to pick the combined arm's r), and writes
-``results.csv``, ``results.md`` and ``results.png`` into the work dir.
+Trains CONFIG (a top-down pose config) once per arm and seed through
+``tools/train.py`` with the same budget, evaluates every arm with
+``tools/test.py`` on the config's test set(s) (for SynthHands ``test``,
+``test_shift`` and, on a correlated set, ``test_combo``) and on ``val`` (used
+only to pick the combined arm's r), and writes ``results.csv``,
+``results.md`` (with per-seed paired differences against r = 0) and
+``results.png`` into the work dir.
 
 Arms:
 
 * ``r=<r>`` for each ratio: ``MixReconstruct(prob=r)`` after ``TopdownAffine``
   (r = 0 is the plain baseline);
-* ``jitter``: the conventional arm, ``AppearanceJitter`` at the same budget;
-* ``jitter+r=<r>``: both, at ``--combined-ratio`` (default ``best``: the
-  r > 0 with the lowest val EPE);
+* conventional, label-exact arms at the same budget (``--conventional``):
+  ``jitter`` (``AppearanceJitter``), ``amplitude`` (``AmplitudeMix``, FACT's
+  amplitude-spectrum mix) and ``mixstyle`` (``MixStyleBackbone``: MixStyle
+  after the backbone's first two stages);
+* ``<conv>+r=<r>``: the conventional arm ``--combined-with`` (default
+  ``jitter``; ``best``: the conventional arm with the lowest val EPE) and
+  mixing, at ``--combined-ratio`` (default ``best``: the r > 0 with the
+  lowest val EPE);
+* ``judged_r=<r>`` (with ``--judged-ratios``): mixing gated by a judge, the
+  r = 0 arm of the same seed (a plain pose model trained on the real images):
+  a mix whose judge PCK is below ``--judge-min-pck`` is dropped;
 * ``recon_r=<r>`` (with ``--reconstruction-ratio r``): a control, the share r
   of samples replaced by the generator's reconstruction of themselves
   (``MixReconstruct(appearance_policy='self')``): the generator's pictures
@@ -20,7 +30,10 @@ Arms:
 
 Without ``--generator`` the generator (``--generator-config``, default the
 self-disentanglement config of Table 4 row 3) is trained once first, on the
-same data and preset, and reused.
+same data and preset, and reused. ``--correlation RHO`` renders the preset's
+data as the correlated benchmark (``make_synthhands.py --correlation``);
+``--seeds`` trains every arm once per seed; ``--mix-start``/``--mix-real-last``
+schedule the mixing arms (``MixRatioHook``).
 
 The study is resumable: an arm whose ``metrics.json`` exists is not
 retrained, an interrupted arm resumes from its last checkpoint, tables are
@@ -34,6 +47,8 @@ Examples::
     python tools/ratio_study.py configs/augment/ratio-study_unet_synthhands-mono-64x64.py \\
         --preset cpu-small --work-dir work_dirs/ratio_study
     python tools/ratio_study.py CONFIG --ratios 0 0.25 0.5 --work-dir DIR --generator CKPT
+    python tools/ratio_study.py CONFIG --preset cpu-small --correlation 1.0 --seeds 0 1 2 \
+        --ratios 0 0.25 0.5 --conventional jitter amplitude mixstyle --work-dir DIR
 """
 import argparse
 import csv
@@ -43,6 +58,7 @@ import io
 import json
 import os
 import os.path as osp
+import re
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -60,6 +76,12 @@ DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
 DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
                                     't4-3_selfdis_unet_synthhands-mono-64x64.py')
 METRIC_KEYS = ('EPE', 'PCK', 'AUC')
+CONVENTIONAL = ('jitter', 'amplitude', 'mixstyle')
+"""The label-exact conventional arms (no generator)."""
+CONVENTIONAL_LABELS = {'jitter': 'AppearanceJitter', 'amplitude': 'AmplitudeMix (FACT)',
+                       'mixstyle': 'MixStyle'}
+MIXSTYLE_AFTER = ('stages.0', 'stages.1')
+"""Backbone modules MixStyle follows (the UNet encoder's first two blocks)."""
 
 # The 'micro' preset (seconds per arm, for tests of the bookkeeping on real tiny runs): the
 # same overrides for the pose model and the generator.
@@ -112,35 +134,98 @@ def ratio_name(r: float) -> str:
     return f'r={r:g}'
 
 
-def arm_list(ratios: Sequence[float], conventional: bool, combined: bool,
-             reconstruction: Optional[float] = None) -> List[dict]:
-    """The arms of a study, in run order (combined last: its r depends on the others)."""
-    arms = [dict(name=ratio_name(r), kind='ratio', ratio=float(r), jitter=False)
-            for r in ratios]
+def arm_list(ratios: Sequence[float], conventional, combined: bool,
+             reconstruction: Optional[float] = None, judged: Sequence[float] = (),
+             combined_with: str = 'jitter') -> List[dict]:
+    """The arms of a study, in run order (combined last: its r depends on the others).
+
+    Args:
+        ratios: Mixing ratios (``r=<r>`` arms; 0 is the baseline).
+        conventional: Names from :data:`CONVENTIONAL` (``True``: ``['jitter']``,
+            ``False``: none).
+        combined: Add the ``<combined_with>+r`` arm.
+        reconstruction: Ratio of the reconstruction control arm, if any.
+        judged: Ratios of judge-gated mixing arms (``judged_r=<r>``).
+        combined_with: The conventional augmentation of the combined arm.
+    """
+    if conventional is True:
+        conventional = ['jitter']
+    elif conventional is False:
+        conventional = []
+
+    def arm(name, kind, ratio, aug=None, **kw):
+        return dict(name=name, kind=kind, ratio=ratio, aug=aug, jitter=aug == 'jitter', **kw)
+
+    arms = [arm(ratio_name(r), 'ratio', float(r)) for r in ratios]
+    arms += [arm(f'judged_{ratio_name(r)}', 'judged', float(r)) for r in judged]
     if reconstruction is not None:
-        arms.append(dict(name=f'recon_{ratio_name(reconstruction)}', kind='reconstruction',
-                         ratio=float(reconstruction), jitter=False))
-    if conventional:
-        arms.append(dict(name='jitter', kind='conventional', ratio=0.0, jitter=True))
+        arms.append(arm(f'recon_{ratio_name(reconstruction)}', 'reconstruction',
+                        float(reconstruction)))
+    arms += [arm(name, 'conventional', 0.0, name) for name in conventional]
     if combined:
-        arms.append(dict(name='jitter+r', kind='combined', ratio=None, jitter=True))
+        arms.append(arm(f'{combined_with}+r', 'combined', None, combined_with))
     return arms
 
 
+def arm_aug(m: dict) -> Optional[str]:
+    """The conventional augmentation of an arm's metrics (older files: from ``jitter``)."""
+    return m.get('aug') or ('jitter' if m.get('jitter') else None)
+
+
+def arm_dir_name(name: str, seed: int, seeds: Sequence[int]) -> str:
+    """Directory of an arm under ``arms/``: the name, with ``@seed<S>`` for several seeds."""
+    return name if len(seeds) == 1 else f'{name}@seed{seed}'
+
+
+def aggregate(metrics: Dict[str, dict]) -> Dict[str, dict]:
+    """``{arm: metrics}`` with each split's numbers averaged over the arm's seeds.
+
+    Each aggregated arm also has ``seeds`` (sorted) and ``per_seed``
+    (``{seed: splits}``).
+    """
+    out: Dict[str, dict] = {}
+    for m in metrics.values():
+        agg = out.setdefault(m['arm'], dict(m, per_seed={}))
+        agg['per_seed'][m.get('seed', 0)] = m['splits']
+    for agg in out.values():
+        seeds = sorted(agg['per_seed'])
+        agg['seeds'] = seeds
+        splits = {}
+        for split in agg['per_seed'][seeds[0]]:
+            if all(split in agg['per_seed'][s] for s in seeds):
+                splits[split] = {
+                    k: sum(agg['per_seed'][s][split][k] for s in seeds) / len(seeds)
+                    for k in agg['per_seed'][seeds[0]][split]
+                    if all(k in agg['per_seed'][s][split] for s in seeds)}
+        agg['splits'] = splits
+    return out
+
+
 def read_arm_metrics(work_dir: str) -> Dict[str, dict]:
-    """``{arm name: metrics}`` of every finished arm (``arms/*/metrics.json``)."""
+    """``{arm directory: metrics}`` of every finished arm and seed (``arms/*/metrics.json``)."""
     out = {}
     for path in sorted(glob.glob(osp.join(work_dir, 'arms', '*', 'metrics.json'))):
         with open(path) as f:
             m = json.load(f)
-        out[m['arm']] = m
+        out[osp.basename(osp.dirname(path))] = m
     return out
+
+
+def pick_best_conventional(metrics: Dict[str, dict]) -> str:
+    """The conventional arm (its augmentation) with the lowest val EPE, mean over seeds."""
+    arms = [m for m in aggregate(metrics).values()
+            if m['kind'] == 'conventional' and 'val' in m['splits']]
+    if not arms:
+        raise StudyError('--combined-with best needs finished conventional arms evaluated on val '
+                         '(run them in this work dir, or name the arm: --combined-with jitter)')
+    return arm_aug(min(arms, key=lambda m: m['splits']['val']['EPE']))
 
 
 def pick_combined_ratio(metrics: Dict[str, dict], choice: str) -> float:
     """The combined arm's r: a number, ``'best'`` (lowest val EPE of r > 0) or ``'middle'``."""
     if choice not in ('best', 'middle'):
         return float(choice)
+    metrics = aggregate(metrics)
     ratio_arms = sorted((m for m in metrics.values() if m['kind'] == 'ratio' and m['ratio'] > 0),
                         key=lambda m: m['ratio'])
     if not ratio_arms:
@@ -154,55 +239,102 @@ def pick_combined_ratio(metrics: Dict[str, dict], choice: str) -> float:
     return min(pool, key=key)['ratio']
 
 
+def _mean_sd(values: Sequence[float]) -> Tuple[float, float]:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, (sum((v - mean)**2 for v in values) / (len(values) - 1))**0.5
+
+
+def paired_changes(arm: dict, base: Optional[dict], split: str) -> List[float]:
+    """Per-seed EPE change (%) of an aggregated arm against r = 0 of the SAME seed."""
+    if base is None:
+        return []
+    out = []
+    for seed in arm['seeds']:
+        v = arm['per_seed'][seed].get(split)
+        b = base['per_seed'].get(seed, {}).get(split)
+        if v and b and b.get('EPE'):
+            out.append(100.0 * (v['EPE'] - b['EPE']) / b['EPE'])
+    return out
+
+
 def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
                  ) -> Tuple[str, str]:
-    """``results.csv`` and ``results.md`` text from the finished arms' metrics."""
-    order = {'ratio': 0, 'reconstruction': 1, 'conventional': 2, 'combined': 3}
-    arms = sorted(metrics.values(), key=lambda m: (order[m['kind']], m['ratio']))
-    base = next((m for m in arms if m['kind'] == 'ratio' and m['ratio'] == 0), None)
+    """``results.csv`` and ``results.md`` text from the finished arms' metrics.
 
-    def rel(m: dict, split: str) -> Optional[float]:
-        if base is None or split not in m['splits'] or split not in base['splits']:
-            return None
-        b = base['splits'][split]['EPE']
-        return 100.0 * (m['splits'][split]['EPE'] - b) / b if b else None
+    The csv has one row per arm, seed and split, its change column against
+    r = 0 of the same seed. The markdown table has one row per arm: each
+    number the mean over the arm's seeds (``mean ± sd`` for several), and per
+    split the EPE change against r = 0, paired by seed (mean ± sd of the
+    per-seed changes, and in how many seeds the arm's EPE was lower).
+    """
+    order = {'ratio': 0, 'judged': 1, 'reconstruction': 2, 'conventional': 3, 'combined': 4}
+    runs = sorted(metrics.values(), key=lambda m: (order[m['kind']], m['ratio'], m['arm'],
+                                                   m.get('seed', 0)))
+    agg = aggregate(metrics)
+    arms = sorted(agg.values(), key=lambda m: (order[m['kind']], m['ratio'], m['arm']))
+    base = next((m for m in arms if m['kind'] == 'ratio' and m['ratio'] == 0), None)
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator='\n')
     w.writerow(['arm', 'kind', 'ratio', 'jitter', 'split', 'EPE', 'PCK@0.2', 'AUC',
-                'EPE_change_vs_r0_percent', 'train_seconds', 'data_time_share'])
-    for m in arms:
+                'EPE_change_vs_r0_percent', 'train_seconds', 'data_time_share', 'seed', 'aug'])
+    for m in runs:
+        seed = m.get('seed', 0)
         for split, vals in m['splits'].items():
-            change = rel(m, split)
-            w.writerow([m['arm'], m['kind'], m['ratio'], int(m['jitter']), split,
+            b = base['per_seed'].get(seed, {}).get(split) if base else None
+            change = (100.0 * (vals['EPE'] - b['EPE']) / b['EPE']
+                      if b and b.get('EPE') and 'EPE' in vals else None)
+            w.writerow([m['arm'], m['kind'], m['ratio'], int(bool(m.get('jitter'))), split,
                         vals.get('EPE'), vals.get('PCK'), vals.get('AUC'),
                         '' if change is None else round(change, 2),
-                        m.get('train_seconds'), m.get('data_time_share')])
-    head = ['arm', 'r', 'jitter']
+                        m.get('train_seconds'), m.get('data_time_share'), seed,
+                        arm_aug(m) or ''])
+
+    def cell(m: dict, split: str, key: str) -> str:
+        vals = [m['per_seed'][s][split][key] for s in m['seeds']
+                if key in m['per_seed'][s].get(split, {})]
+        if not vals:
+            return '–'
+        if len(vals) == 1:
+            return fmt_cell(vals[0])
+        mean, sd = _mean_sd(vals)
+        return f'{mean:.3f} ± {sd:.3f}'
+
+    def change_cell(m: dict, split: str) -> str:
+        ch = paired_changes(m, base, split)
+        if not ch:
+            return '–'
+        if len(ch) == 1:
+            return f'{ch[0]:+.1f} %'
+        mean, sd = _mean_sd(ch)
+        return f'{mean:+.1f} ± {sd:.1f} % ({sum(c < 0 for c in ch)}/{len(ch)} lower)'
+
+    head = ['arm', 'r', 'aug', 'seeds']
     for s in report_splits:
         head += [f'{s} EPE', f'{s} PCK@0.2']
-    head += [f'{report_splits[-1]} EPE vs r=0'] if report_splits else []
+    head += [f'{s} EPE vs r=0' for s in report_splits]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for m in arms:
-        row = [m['arm'], f'{m["ratio"]:g}', 'yes' if m['jitter'] else 'no']
+        row = [m['arm'], f'{m["ratio"]:g}', arm_aug(m) or '-', str(len(m['seeds']))]
         for s in report_splits:
-            v = m['splits'].get(s, {})
-            row += [fmt_cell(v.get('EPE')), fmt_cell(v.get('PCK'))]
-        if report_splits:
-            change = rel(m, report_splits[-1])
-            row.append('–' if change is None else f'{change:+.1f} %')
+            row += [cell(m, s, 'EPE'), cell(m, s, 'PCK')]
+        row += [change_cell(m, s) for s in report_splits]
         lines.append('| ' + ' | '.join(row) + ' |')
     return buf.getvalue(), '\n'.join(lines) + '\n'
 
 
 def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> None:
-    """EPE and PCK@0.2 vs r per split, with the r = 0 baseline and the other arms."""
+    """EPE and PCK@0.2 vs r per split (means over seeds), with the r = 0 line and other arms."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    metrics = aggregate(metrics)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    styles = {'jitter': '--', 'amplitude': '-.', 'mixstyle': (0, (1, 1))}
     for ax, key, label in zip(axes, ('EPE', 'PCK'), ('EPE (px, lower is better)',
                                                      'PCK@0.2 (higher is better)')):
         for c, split in zip(colors, report_splits):
@@ -216,19 +348,24 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
             for m in metrics.values():
                 if split not in m['splits']:
                     continue
+                v = m['splits'][split][key]
                 if m['kind'] == 'conventional':
-                    ax.axhline(m['splits'][split][key], color=c, ls='--', lw=1,
-                               label=f'AppearanceJitter, {split}')
+                    aug = arm_aug(m)
+                    ax.axhline(v, color=c, ls=styles.get(aug, '--'), lw=1,
+                               label=f'{CONVENTIONAL_LABELS.get(aug, aug)}, {split}')
                 elif m['kind'] == 'combined':
-                    ax.plot([m['ratio']], [m['splits'][split][key]], '*', ms=12, color=c,
-                            label=f'jitter + mixing (r={m["ratio"]:g}), {split}')
+                    ax.plot([m['ratio']], [v], '*', ms=12, color=c,
+                            label=f'{arm_aug(m)} + mixing (r={m["ratio"]:g}), {split}')
                 elif m['kind'] == 'reconstruction':
-                    ax.plot([m['ratio']], [m['splits'][split][key]], 'x', ms=10, mew=2,
+                    ax.plot([m['ratio']], [v], 'x', ms=10, mew=2,
                             color=c, label=f'reconstructions (r={m["ratio"]:g}), {split}')
+                elif m['kind'] == 'judged':
+                    ax.plot([m['ratio']], [v], '^', ms=8, color=c,
+                            label=f'judged mixing (r={m["ratio"]:g}), {split}')
         ax.set_xlabel('augmentation ratio r')
         ax.set_ylabel(label)
         ax.grid(alpha=.3)
-    axes[1].legend(fontsize=7, loc='best')
+    axes[1].legend(fontsize=6, loc='best')
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=110)
@@ -257,8 +394,11 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
     if not metrics:
         return
     csv_text, md_table = build_tables(metrics, report_splits)
-    note = (f'EPE: mean keypoint distance in pixels (64x64 crops); PCK@0.2: share of keypoints '
-            f'within 0.2 of the box size. Last-epoch checkpoints, equal budget and seed.\n')
+    note = ('EPE: mean keypoint distance in pixels (64x64 crops); PCK@0.2: share of keypoints '
+            'within 0.2 of the box size. Last-epoch checkpoints, equal budget; every arm runs '
+            'with the same seeds. With several seeds a number is mean ± sd over seeds, and '
+            '"EPE vs r=0" is paired: the change against r = 0 of the same seed, mean ± sd over '
+            'seeds, with the number of seeds in which the arm\'s EPE was lower.\n')
     if progress is not None:
         done, total = progress
         md = (f'# Augmentation ratio study (incomplete: {done} of {total} arms)\n\n'
@@ -277,7 +417,8 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 
 # ------------------------------------------------------------------ the study
-MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs')
+MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
+                 'schedule', 'judge_min_pck', 'judge_mode')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -285,29 +426,76 @@ def check_manifest(work_dir: str, manifest: dict) -> None:
     _check_manifest(work_dir, manifest, MANIFEST_KEYS)
 
 
-def make_arm_config(base_cfg, arm: dict, generator: Optional[str]):
-    """The arm's config: the base with the augmentation after ``TopdownAffine``."""
+PACK_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
+                  'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
+                  'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name')
+"""``PackPoseInputs``' default meta keys (MMPose 1.x)."""
+
+
+def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
+                    judge: Optional[dict] = None, judge_min_pck: float = 0.5,
+                    schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop'):
+    """The arm's config: the base with the augmentation after ``TopdownAffine``.
+
+    Args:
+        base_cfg: The pose config.
+        arm: An entry of :func:`arm_list` (``ratio`` set).
+        generator: The generator checkpoint (mixing arms).
+        judge: ``dict(config=..., checkpoint=...)`` of the judge (``judged``
+            arms).
+        judge_min_pck: The judge's PCK below which a mix is dropped.
+        judge_mode: ``'drop'`` or ``'mask'`` (see ``MixReconstruct``).
+        schedule: ``(start, real_only_last)`` epochs of ``MixRatioHook`` for
+            the mixing arms, or ``None`` (mix from the first to the last epoch).
+    """
     import copy
 
     from mmselfdis.apis import crop_pipeline, insert_after_affine
+    from mmselfdis.datasets.transforms import MIX_META_KEYS
     cfg = copy.deepcopy(base_cfg)
     ds = inner_dataset(cfg.train_dataloader.dataset)
     steps = []
-    if arm['ratio'] > 0:
+    mixing = arm['ratio'] > 0
+    if mixing:
         steps.append(dict(type='MixReconstruct', checkpoint=generator, prob=arm['ratio'],
                           pre_transform=crop_pipeline(ds.pipeline), device='cpu'))
         if arm['kind'] == 'reconstruction':
             steps[-1]['appearance_policy'] = 'self'
-    if arm['jitter']:
+        if arm['kind'] == 'judged':
+            if judge is None:
+                raise StudyError(f'arm {arm["name"]} needs a judge (the r=0 arm of its seed)')
+            steps[-1].update(judge=dict(judge), judge_min_pck=judge_min_pck,
+                             judge_mode=judge_mode)
+    aug = arm.get('aug') or ('jitter' if arm.get('jitter') else None)
+    if aug == 'jitter':
         steps.append(dict(type='AppearanceJitter'))
+    elif aug == 'amplitude':
+        steps.append(dict(type='AmplitudeMix', prob=0.5,
+                          pre_transform=crop_pipeline(ds.pipeline)))
+    elif aug == 'mixstyle':
+        cfg.model.backbone = dict(type='MixStyleBackbone', backbone=cfg.model.backbone,
+                                  after=MIXSTYLE_AFTER, mixstyle=dict(p=0.5, alpha=0.1))
+    elif aug is not None:
+        raise StudyError(f'unknown conventional arm {aug!r}; choose from {CONVENTIONAL}')
     if steps:
         ds.pipeline = insert_after_affine(ds.pipeline, steps)
+    if mixing:
+        # keep the mix marks in the data samples, so MixRatioHook counts mixes and drops
+        for step in ds.pipeline:
+            if step.get('type') == 'PackPoseInputs':
+                keys = tuple(step.get('meta_keys', PACK_META_KEYS))
+                step['meta_keys'] = keys + tuple(k for k in MIX_META_KEYS if k not in keys)
+        start, last = schedule or (0, 0)
+        hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') != 'MixRatioHook']
+        cfg.custom_hooks = hooks + [dict(type='MixRatioHook', start=int(start),
+                                         real_only_last=int(last))]
     cfg.custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
     return cfg
 
 
 def test_splits(cfg) -> Dict[str, str]:
-    """``{split: ann_file}``: val, the config's test file and a sibling ``test_shift.json``."""
+    """``{split: ann_file}``: val, the config's test file and sibling ``test_shift.json`` and
+    ``test_combo.json`` (a correlated set) where they exist."""
     def ann(loader):
         ds = cfg[loader]['dataset']
         while 'ann_file' not in ds and 'dataset' in ds:
@@ -319,9 +507,10 @@ def test_splits(cfg) -> Dict[str, str]:
     splits['val'] = val_ann
     root, test_ann = ann('test_dataloader')
     splits[osp.splitext(osp.basename(test_ann))[0]] = test_ann
-    shift = osp.join(osp.dirname(test_ann), 'test_shift.json')
-    if osp.basename(test_ann) == 'test.json' and osp.isfile(osp.join(root, shift)):
-        splits['test_shift'] = shift
+    for extra in ('test_shift', 'test_combo'):
+        path = osp.join(osp.dirname(test_ann), f'{extra}.json')
+        if osp.basename(test_ann) == 'test.json' and osp.isfile(osp.join(root, path)):
+            splits[extra] = path
     return splits
 
 
@@ -341,22 +530,48 @@ def _train_timing(work: str) -> Tuple[Optional[float], Optional[float]]:
 
 
 def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: int,
-            splits: Dict[str, str]) -> dict:
-    """Train and evaluate one arm (resuming an interrupted run); return its metrics."""
-    arm_dir = osp.join(work_dir, 'arms', arm['name'])
-    cfg_path, work, ckpt = dump_run(make_arm_config(base_cfg, arm, generator), arm_dir)
+            splits: Dict[str, str], dir_name: Optional[str] = None, **config_kw) -> dict:
+    """Train and evaluate one arm for one seed (resuming an interrupted run); its metrics.
+
+    ``config_kw`` go to :func:`make_arm_config` (judge, schedule).
+    """
+    arm_dir = osp.join(work_dir, 'arms', dir_name or arm['name'])
+    cfg_path, work, ckpt = dump_run(make_arm_config(base_cfg, arm, generator, **config_kw),
+                                    arm_dir)
     t0 = time.time()
     if not osp.isfile(ckpt):
         train_run(cfg_path, work, seed, osp.join(arm_dir, 'train.log'))
     train_seconds = round(time.time() - t0, 1)
     share, _ = _train_timing(work)
+    counts = mix_counts(osp.join(arm_dir, 'train.log'))
     results = evaluate_splits(cfg_path, ckpt, arm_dir, splits, METRIC_KEYS)
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],
-                   seed=seed, checkpoint=ckpt, splits=results, train_seconds=train_seconds,
-                   data_time_share=share,
+                   aug=arm.get('aug'), seed=seed, checkpoint=ckpt, config=cfg_path,
+                   splits=results, train_seconds=train_seconds, data_time_share=share,
+                   mix_counts=counts,
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(osp.join(arm_dir, 'metrics.json'), json.dumps(metrics, indent=2))
     return metrics
+
+
+_MIX_LINE = re.compile(r'MixRatioHook \(epoch \d+\): (\d+) samples, (\d+) mixed, (\d+) mixes '
+                       r'dropped')
+
+
+def mix_counts(log: str) -> Optional[Dict[str, int]]:
+    """Samples, mixes and judge drops over the epochs of a training log (``MixRatioHook``)."""
+    if not osp.isfile(log):
+        return None
+    total = dict(samples=0, mixed=0, dropped=0)
+    found = False
+    with open(log, errors='replace') as f:
+        for line in f:
+            m = _MIX_LINE.search(line)
+            if m:
+                found = True
+                for key, value in zip(total, m.groups()):
+                    total[key] += int(value)
+    return total if found else None
 
 
 def ensure_data(work_dir: str, spec: Optional[dict]) -> Optional[str]:
@@ -408,10 +623,35 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '--generator-config once in WORK_DIR/generator)')
     parser.add_argument('--generator-config', default=DEFAULT_GENERATOR_CONFIG,
                         help='config to train the generator with when --generator is not given')
+    parser.add_argument('--conventional', nargs='+', choices=CONVENTIONAL, default=['jitter'],
+                        help='label-exact conventional arms (default: jitter; the skeptic\'s '
+                        'set: jitter amplitude mixstyle)')
     parser.add_argument('--no-conventional', action='store_true',
-                        help='skip the AppearanceJitter arm')
+                        help='skip the conventional arms')
     parser.add_argument('--no-combined', action='store_true',
-                        help='skip the AppearanceJitter + mixing arm')
+                        help='skip the conventional + mixing arm')
+    parser.add_argument('--combined-with', choices=CONVENTIONAL + ('best', ), default='jitter',
+                        help='conventional augmentation of the combined arm (default jitter; '
+                        'best: the conventional arm with the lowest val EPE)')
+    parser.add_argument('--judged-ratios', type=float, nargs='+', default=[], metavar='R',
+                        help='add judge-gated mixing arms judged_r=R: a mix is dropped (the '
+                        'real sample kept) when the judge, the r=0 arm of the same seed, finds '
+                        'x\'s keypoints with a PCK@0.2 below --judge-min-pck (needs r=0 in '
+                        '--ratios)')
+    parser.add_argument('--judge-min-pck', type=float, default=0.5,
+                        help='judge PCK below which a mix is dropped (default 0.5)')
+    parser.add_argument('--judge-mode', choices=('drop', 'mask'), default='drop',
+                        help='judged arms: drop a mix below --judge-min-pck (default), or '
+                        'besides unlabel the keypoints the judge misses on a kept mix (mask)')
+    parser.add_argument('--mix-start', type=int, default=0, metavar='N',
+                        help='mixing arms: real images only in the first N epochs (default 0)')
+    parser.add_argument('--mix-real-last', type=int, default=0, metavar='M',
+                        help='mixing arms: real images only in the last M epochs (default 0)')
+    parser.add_argument('--correlation', type=float, metavar='RHO',
+                        help='render the preset\'s data as the correlated benchmark '
+                        '(make_synthhands.py --correlation RHO; adds test_combo)')
+    parser.add_argument('--train-poses', type=int, metavar='N',
+                        help='low data: the preset\'s data with only N train poses')
     parser.add_argument('--combined-ratio', default='best',
                         help="r of the combined arm: a number, 'best' (lowest val EPE, "
                         "default; arms are then also evaluated on val) or 'middle'")
@@ -419,6 +659,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="add a control arm: the share R of samples replaced by the "
                         "generator's reconstruction of themselves (no other appearance)")
     parser.add_argument('--seed', type=int, default=0, help='seed of every arm (default 0)')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='train every arm once per seed (arms/<arm>@seed<S>); overrides '
+                        '--seed; the generator is trained with the first')
     parser.add_argument('--epochs', type=int,
                         help="epochs of every pose arm (default: the preset's; the generator "
                         "keeps the preset's schedule)")
@@ -431,6 +674,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                          f'{args.reconstruction_ratio}')
     if args.epochs is not None and args.epochs < 1:
         raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
+    bad = [r for r in args.judged_ratios if not 0 < r <= 1]
+    if bad:
+        raise StudyError(f'--judged-ratios must lie in (0, 1], got {bad}')
+    if args.judged_ratios and 0 not in args.ratios:
+        raise StudyError('--judged-ratios needs r=0 in --ratios: its model is the judge')
+    if not 0 <= args.judge_min_pck <= 1:
+        raise StudyError(f'--judge-min-pck must lie in [0, 1], got {args.judge_min_pck}')
+    if args.mix_start < 0 or args.mix_real_last < 0:
+        raise StudyError('--mix-start and --mix-real-last must be >= 0')
+    if args.correlation is not None and not 0 <= args.correlation <= 1:
+        raise StudyError(f'--correlation must lie in [0, 1], got {args.correlation}')
+    if args.train_poses is not None and args.train_poses < 1:
+        raise StudyError(f'--train-poses must be >= 1, got {args.train_poses}')
+    args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
+    args.seed = args.seeds[0]
     return args
 
 
@@ -445,6 +703,19 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise FileNotFoundError(2, 'No such file or directory', args.config)
     work_dir = osp.abspath(args.work_dir)
     preset = PRESETS[args.preset]
+    data_spec = preset['data']
+    if data_spec is not None:
+        data_spec = dict(data_spec)
+        if args.correlation is not None:
+            data_spec['correlation'] = args.correlation
+        if args.train_poses is not None:
+            data_spec['train_poses'] = args.train_poses
+    elif args.correlation is not None or args.train_poses is not None:
+        raise StudyError(f'--correlation/--train-poses render the data of a preset; preset '
+                         f'{args.preset!r} uses the config\'s data_root (render it with '
+                         f'tools/make_synthhands.py --correlation and point the config at it)')
+    schedule = ((args.mix_start, args.mix_real_last)
+                if args.mix_start or args.mix_real_last else None)
     base_cfg = Config.fromfile(args.config)
     check_custom_imports(base_cfg, args.config)
     if args.generator is not None and not osp.isfile(args.generator):
@@ -453,6 +724,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                     preset=args.preset, seed=args.seed,
                     generator=osp.abspath(args.generator) if args.generator else 'trained',
                     epochs=args.epochs,
+                    data=data_spec if data_spec != preset['data'] else None,
+                    schedule=list(schedule) if schedule else None,
+                    judge_min_pck=args.judge_min_pck if args.judged_ratios else None,
+                    judge_mode=args.judge_mode if args.judged_ratios else None,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -461,39 +736,55 @@ def main(argv: Optional[List[str]] = None) -> None:
     apply_options(base_cfg, preset['pose'])
     if args.epochs is not None:
         base_cfg.train_cfg.max_epochs = args.epochs
-    data_root = ensure_data(work_dir, preset['data'])
+    data_root = ensure_data(work_dir, data_spec)
     set_data_root(base_cfg, data_root)
     splits = test_splits(base_cfg)
     report = [s for s in splits if s != 'val']
-    select_on_val = (not args.no_combined and args.combined_ratio == 'best'
-                     and len([r for r in args.ratios if r > 0]) > 1)
+    select_on_val = not args.no_combined and (
+        (args.combined_ratio == 'best' and len([r for r in args.ratios if r > 0]) > 1)
+        or args.combined_with == 'best')
     if not select_on_val:
         splits.pop('val')  # val only serves to pick the combined arm's r
 
     needs_generator = (any(r > 0 for r in args.ratios) or not args.no_combined
-                       or args.reconstruction_ratio is not None)
+                       or args.reconstruction_ratio is not None or bool(args.judged_ratios))
     generator = args.generator
     if generator is None and needs_generator:
         generator = ensure_generator(work_dir, args.generator_config, preset, data_root,
                                      args.seed)
     generator = osp.abspath(generator) if generator else None
 
-    arms = arm_list(args.ratios, not args.no_conventional, not args.no_combined,
-                    args.reconstruction_ratio)
-    for i, arm in enumerate(arms):
+    conventional = [] if args.no_conventional else list(dict.fromkeys(args.conventional))
+    arms = arm_list(args.ratios, conventional, not args.no_combined,
+                    args.reconstruction_ratio, args.judged_ratios, args.combined_with)
+    runs = [(arm, seed) for arm in arms for seed in args.seeds]
+    for i, (arm, seed) in enumerate(runs):
         if arm['kind'] == 'combined':
-            rc = pick_combined_ratio(read_arm_metrics(work_dir), args.combined_ratio)
-            arm = dict(arm, name=f'jitter+{ratio_name(rc)}', ratio=rc)
-        if osp.isfile(osp.join(work_dir, 'arms', arm['name'], 'metrics.json')):
-            print(f'[ratio_study] {arm["name"]}: finished earlier, not retrained', flush=True)
+            done = read_arm_metrics(work_dir)
+            rc = pick_combined_ratio(done, args.combined_ratio)
+            aug = pick_best_conventional(done) if arm['aug'] == 'best' else arm['aug']
+            arm = dict(arm, name=f'{aug}+{ratio_name(rc)}', ratio=rc, aug=aug,
+                       jitter=aug == 'jitter')
+        dir_name = arm_dir_name(arm['name'], seed, args.seeds)
+        if osp.isfile(osp.join(work_dir, 'arms', dir_name, 'metrics.json')):
+            print(f'[ratio_study] {dir_name}: finished earlier, not retrained', flush=True)
             continue
+        judge = None
+        if arm['kind'] == 'judged':
+            base = osp.join(work_dir, 'arms', arm_dir_name(ratio_name(0), seed, args.seeds),
+                            'metrics.json')
+            with open(base) as f:
+                judged_by = json.load(f)
+            judge = dict(config=judged_by['config'], checkpoint=judged_by['checkpoint'])
         remove_stale_tables(work_dir, FINAL_TABLES, 'ratio_study', 'arms')
         t0 = time.time()
-        print(f'[ratio_study] {arm["name"]}: training and evaluating', flush=True)
-        run_arm(arm, base_cfg, work_dir, generator, args.seed, splits)
-        print(f'[ratio_study] {arm["name"]}: done in {time.time() - t0:.0f} s', flush=True)
-        if i + 1 < len(arms):
-            write_reports(work_dir, report, command, progress=(i + 1, len(arms)))
+        print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
+        run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
+                judge_min_pck=args.judge_min_pck, schedule=schedule,
+                judge_mode=args.judge_mode)
+        print(f'[ratio_study] {dir_name}: done in {time.time() - t0:.0f} s', flush=True)
+        if i + 1 < len(runs):
+            write_reports(work_dir, report, command, progress=(i + 1, len(runs)))
     write_reports(work_dir, report, command)
     print(f'[ratio_study] tables: {osp.join(work_dir, "results.md")}', flush=True)
 

@@ -22,6 +22,8 @@ class SynthHandDataset(BaseCocoStyleDataset):
     - ``pose_id``: shared by every appearance of one pose (pairs);
     - ``appearance_id``: unique id of the sample's appearance;
     - ``appearance_index``: ``k`` in ``0 .. K-1`` within its pose;
+    - ``appearance_group``: the appearance group of a correlated set
+      (``tools/make_synthhands.py --correlation``), ``None`` otherwise;
     - ``raw_ann_info``: the full annotation, including the ``pose`` and
       ``appearance`` parameters that ``synthhands.render`` takes to render
       e.g. "pose of sample x with the appearance of sample y".
@@ -60,6 +62,8 @@ class SynthHandDataset(BaseCocoStyleDataset):
         data_info['pose_id'] = int(ann['pose_id'])
         data_info['appearance_id'] = int(ann['appearance_id'])
         data_info['appearance_index'] = int(ann.get('appearance_index', 0))
+        group = ann.get('appearance_group')
+        data_info['appearance_group'] = None if group is None else int(group)
         return data_info
 
     def full_init(self) -> None:

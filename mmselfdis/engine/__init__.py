@@ -1,5 +1,5 @@
 from .hooks import ExactResumeHook, NonFiniteLossHook
-from .hooks import SwapGridHook  # noqa: F401
+from .hooks import MixRatioHook, SwapGridHook  # noqa: F401
 from .optim_wrappers import (NonFiniteLossAmpOptimWrapper, NonFiniteLossError,
                              NonFiniteLossOptimWrapper)
 

@@ -110,7 +110,7 @@ def test_ratio_study_sigkill_midway_then_rerun_completes(tmp_path):
         assert not (w / name).exists(), f'{name} of an unfinished study'
     md = (w / 'results.partial.md').read_text()
     assert md.splitlines()[0] == '# Augmentation ratio study (incomplete: 1 of 2 arms)'
-    assert '\n| r=0 | 0 | no |' in md and '\n| jitter |' not in md
+    assert '\n| r=0 | 0 | - | 1 |' in md and '\n| jitter |' not in md
     with open(w / 'results.partial.csv') as f:
         assert {row['arm'] for row in csv.DictReader(f)} == {'r=0'}
     # the interrupted arm is not marked as done
@@ -133,7 +133,7 @@ def test_ratio_study_sigkill_midway_then_rerun_completes(tmp_path):
         (arm, split) for arm in ('r=0', 'jitter') for split in ('test', 'test_shift')}
     md = (w / 'results.md').read_text()
     assert md.splitlines()[0] == '# Augmentation ratio study' and 'incomplete' not in md
-    assert '\n| r=0 | 0 | no |' in md and '\n| jitter | 0 | yes |' in md
+    assert '\n| r=0 | 0 | - | 1 |' in md and '\n| jitter | 0 | jitter | 1 |' in md
     assert (w / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert not (w / 'results.partial.md').exists() and not (w / 'results.partial.csv').exists()
     assert not [f for f in os.listdir(w) if '.tmp-' in f]

@@ -9,16 +9,22 @@ from tests.conftest import run_tool
 from ._fixtures import STUDY_CFG, load_tool
 
 
-def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe):
-    """Write a FABRICATED arms/<name>/metrics.json (bookkeeping tests only, no training)."""
-    d = osp.join(work_dir, 'arms', name)
+def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe, seed=None,
+                        aug=None):
+    """Write a FABRICATED arms/<name>[@seed<S>]/metrics.json (bookkeeping tests only)."""
+    d = osp.join(work_dir, 'arms', name if seed is None else f'{name}@seed{seed}')
     os.makedirs(d, exist_ok=True)
     splits = {'val': dict(EPE=val_epe, PCK=0.5, AUC=0.4),
               'test': dict(EPE=epe, PCK=0.6, AUC=0.5),
               'test_shift': dict(EPE=epe * 1.5, PCK=0.4, AUC=0.3)}
+    m = dict(arm=name, kind=kind, ratio=ratio, jitter=jitter, splits=splits,
+             train_seconds=1.0, data_time_share=0.01)
+    if seed is not None:
+        m['seed'] = seed
+    if aug is not None:
+        m['aug'] = aug
     with open(osp.join(d, 'metrics.json'), 'w') as f:
-        json.dump(dict(arm=name, kind=kind, ratio=ratio, jitter=jitter, splits=splits,
-                       train_seconds=1.0, data_time_share=0.01), f)
+        json.dump(m, f)
 
 
 def test_tables_and_plot_from_fabricated_metrics(tmp_path):
@@ -41,11 +47,91 @@ def test_tables_and_plot_from_fabricated_metrics(tmp_path):
     assert 'r=0.5,ratio,0.5,0,test_shift,12.0,0.4,0.3,-20.0' in rows[1 + 2 * 3 + 2]
     assert rows[1 + 3 * 3].startswith('recon_r=0.25,reconstruction,0.25,0,')  # after the ratios
     md = open(osp.join(w, 'results.md')).read()
-    assert '| recon_r=0.25 | 0.25 | no | 9.900 |' in md
-    assert '| r=0.5 | 0.5 | no | 8.000 | 0.600 | 12.000 | 0.400 | -20.0 % |' in md
-    assert '| jitter+r=0.25 | 0.25 | yes |' in md
+    assert '| recon_r=0.25 | 0.25 | - | 1 | 9.900 |' in md
+    assert '| r=0.5 | 0.5 | - | 1 | 8.000 | 0.600 | 12.000 | 0.400 | -20.0 % | -20.0 % |' in md
+    assert '| jitter+r=0.25 | 0.25 | jitter | 1 |' in md
     assert open(osp.join(w, 'results.png'), 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
     assert not [f for f in os.listdir(w) if '.tmp-' in f]
+
+
+def test_several_seeds_give_means_and_differences_paired_by_seed(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    for seed, base, mix, amp in ((0, 10.0, 9.0, 10.5), (1, 20.0, 19.0, 19.0)):
+        _fabricated_metrics(w, 'r=0', 'ratio', 0.0, False, base, base, seed)
+        _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, mix, mix, seed)
+        _fabricated_metrics(w, 'amplitude', 'conventional', 0.0, False, amp, amp, seed,
+                            aug='amplitude')
+    study.write_reports(w, ['test'], 'python tools/ratio_study.py X')
+    md = open(osp.join(w, 'results.md')).read()
+    # r=0.5: EPE 9 and 19 (mean 14, sd 7.071); paired changes -10 % and -5 %: -7.5 +- 3.5 %,
+    # lower in both seeds (unpaired means would say 14 vs 15: -6.7 %)
+    assert ('| r=0.5 | 0.5 | - | 2 | 14.000 ± 7.071 | 0.600 ± 0.000 | '
+            '-7.5 ± 3.5 % (2/2 lower) |') in md
+    # amplitude: +5 % and -5 %: lower in one seed of two
+    assert '| amplitude | 0 | amplitude | 2 | 14.750 ± 6.010 | 0.600 ± 0.000 | ' \
+        '+0.0 ± 7.1 % (1/2 lower) |' in md
+    rows = open(osp.join(w, 'results.csv')).read().splitlines()
+    assert 'r=0.5,ratio,0.5,0,test,19.0,0.6,0.5,-5.0,1.0,0.01,1,' in rows
+    assert 'amplitude,conventional,0.0,0,test,10.5,0.6,0.5,5.0,1.0,0.01,0,amplitude' in rows
+
+
+def test_best_conventional_arm_is_picked_on_val(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    with pytest.raises(study.StudyError, match='needs finished conventional arms'):
+        study.pick_best_conventional(study.read_arm_metrics(w))
+    for seed, (jit, amp) in enumerate([(9.0, 9.5), (9.0, 8.0)]):
+        # amplitude: lower val EPE on average (8.75 vs 9.0), though not in seed 0; test EPE
+        # says the opposite and must not count
+        _fabricated_metrics(w, 'jitter', 'conventional', 0.0, True, 5.0, jit, seed)
+        _fabricated_metrics(w, 'amplitude', 'conventional', 0.0, False, 20.0, amp, seed,
+                            aug='amplitude')
+    assert study.pick_best_conventional(study.read_arm_metrics(w)) == 'amplitude'
+
+
+def test_conventional_judged_and_scheduled_arm_configs(tmp_path):
+    from mmengine.config import Config
+    study = load_tool('ratio_study')
+    arms = study.arm_list([0, 0.5], ['jitter', 'amplitude', 'mixstyle'], True,
+                          judged=[0.5], combined_with='amplitude')
+    assert [a['name'] for a in arms] == ['r=0', 'r=0.5', 'judged_r=0.5', 'jitter', 'amplitude',
+                                         'mixstyle', 'amplitude+r']
+    base = Config.fromfile(STUDY_CFG)
+
+    def pipeline(cfg):
+        return [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+
+    amp = study.make_arm_config(base, arms[4], None)
+    assert pipeline(amp)[4] == 'AmplitudeMix' and pipeline(amp)[3] == 'TopdownAffine'
+    ms = study.make_arm_config(base, arms[5], None)
+    assert ms.model.backbone.type == 'MixStyleBackbone'
+    assert ms.model.backbone.backbone == base.model.backbone
+    assert 'AmplitudeMix' not in pipeline(ms) and 'MixRatioHook' not in str(ms.get('custom_hooks'))
+    judge = dict(config='/j/config.py', checkpoint='/j/epoch_2.pth')
+    judged = study.make_arm_config(base, arms[2], '/gen.pth', judge=judge, judge_min_pck=0.4,
+                                   schedule=(1, 1), judge_mode='mask')
+    mix = next(t for t in judged.train_dataloader.dataset.pipeline
+               if t['type'] == 'MixReconstruct')
+    assert mix['judge'] == judge and mix['judge_min_pck'] == 0.4 and mix['prob'] == 0.5
+    assert mix['judge_mode'] == 'mask'
+    pack = judged.train_dataloader.dataset.pipeline[-1]
+    assert pack['type'] == 'PackPoseInputs' and 'mix_dropped' in pack['meta_keys']
+    assert dict(type='MixRatioHook', start=1, real_only_last=1) in judged.custom_hooks
+    with pytest.raises(study.StudyError, match='needs a judge'):
+        study.make_arm_config(base, arms[2], '/gen.pth')
+
+
+def test_test_combo_is_evaluated_when_the_data_has_it(tmp_path):
+    from mmengine.config import Config
+    study = load_tool('ratio_study')
+    cfg = Config.fromfile(STUDY_CFG)
+    root = tmp_path / 'data'
+    (root / 'annotations').mkdir(parents=True)
+    for split in ('test_shift', 'test_combo'):
+        (root / 'annotations' / f'{split}.json').write_text('{}')
+    study.set_data_root(cfg, str(root))
+    assert set(study.test_splits(cfg)) == {'val', 'test', 'test_shift', 'test_combo'}
 
 
 def test_reconstruction_arm_config(tmp_path):
@@ -72,7 +158,7 @@ def test_progress_tables_are_marked_incomplete_and_replaced_at_the_end(tmp_path)
     assert sorted(os.listdir(w)) == ['arms', 'results.partial.csv', 'results.partial.md']
     md = open(osp.join(w, 'results.partial.md')).read()
     assert md.startswith('# Augmentation ratio study (incomplete: 1 of 3 arms)\n')
-    assert '| r=0 | 0 | no |' in md
+    assert '| r=0 | 0 | - |' in md
     _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 8.0, 9.0)
     study.write_reports(w, ['test', 'test_shift'], 'python tools/ratio_study.py X')
     assert sorted(os.listdir(w)) == ['arms', 'results.csv', 'results.md', 'results.png']
@@ -101,6 +187,12 @@ def test_bad_ratio_is_refused(tmp_path):
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
                     '--reconstruction-ratio', '0', check=False)
     assert proc.returncode == 2 and '--reconstruction-ratio must lie in (0, 1]' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '0.5',
+                    '--judged-ratios', '0.5', check=False)
+    assert proc.returncode == 2 and '--judged-ratios needs r=0 in --ratios' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
+                    '--correlation', '1.0', check=False)
+    assert proc.returncode == 2 and 'render the data of a preset' in proc.stderr
     assert not os.listdir(tmp_path)  # refused before anything was written
 
 
@@ -116,6 +208,9 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
     metrics = json.loads((arm / 'metrics.json').read_text())
     # val is evaluated only to pick the combined arm's r (no combined arm here)
     assert set(metrics['splits']) == {'test', 'test_shift'}
+    # MixRatioHook counted the mixes in the training log (about half of the samples)
+    counts = metrics['mix_counts']
+    assert counts['dropped'] == 0 and 0 < counts['mixed'] < counts['samples']
     assert (arm / 'work' / 'epoch_1.pth').is_file()
     cfg_text = (arm / 'config.py').read_text()
     assert "type='MixReconstruct'" in cfg_text and 'prob=0.5' in cfg_text

@@ -2,37 +2,133 @@
 import copy
 import os
 import os.path as osp
-import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
-from mmpose.datasets.transforms.mix_img_transforms import MixImageTransform
+import numpy as np
 from mmpose.registry import TRANSFORMS
 from mmpose.utils.typing import ConfigType, OptConfigType
-from numpy import random
 
-__all__ = ['MixReconstruct', 'MIX_META_KEYS']
+from .paired_crop import PairedCropTransform
 
-MIX_META_KEYS = ('mixed', 'mix_source')
-"""Keys to add to ``PackPoseInputs(meta_keys=...)`` to carry the mix mark."""
+__all__ = ['MixReconstruct', 'MIX_META_KEYS', 'load_judge', 'judge_pck', 'judge_found']
+
+MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck')
+"""Keys to add to ``PackPoseInputs(meta_keys=...)`` to carry the mix mark (and the judge's
+verdict, which ``MixRatioHook`` counts)."""
+
+
+def load_judge(config: Union[str, ConfigType], checkpoint: str, device: str = 'cpu'):
+    """A plain pose estimator (the judge of mixes), frozen, in eval mode.
+
+    Uses :func:`mmselfdis.utils.load_model`, the project's one checkpoint ->
+    model path; where that is not there yet, the metric's
+    ``load_pose_estimator`` (the same safe loading).
+    """
+    try:
+        from mmselfdis.utils import load_model
+    except ImportError:  # before mmselfdis.utils.load_model exists
+        from mmselfdis.evaluation.metrics.disentanglement_metric import load_pose_estimator
+        model = load_pose_estimator(config, checkpoint).to(device)
+    else:
+        model = load_model(config, checkpoint, device)
+    return model.eval().requires_grad_(False)
+
+
+def _crop_keypoints(model, img: np.ndarray, flip_indices: Optional[list] = None) -> np.ndarray:
+    """``(K, 2)`` keypoints that ``model`` predicts on a crop, in crop pixels.
+
+    The model's own ``test_step`` runs (its data preprocessor, and its flip
+    test when it has one and ``flip_indices`` are given) with metainfo that
+    maps the crop onto itself, so its back-projection is the identity.
+    """
+    import torch
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    h, w = img.shape[:2]
+    chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+    sample = PoseDataSample()
+    sample.set_metainfo(dict(input_size=(w, h), input_center=np.array([w / 2, h / 2]),
+                             input_scale=np.array([w, h], np.float32),
+                             flip_indices=flip_indices))
+    sample.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], np.float32),
+                                       bbox_scores=np.ones(1, np.float32))
+    test_cfg = getattr(model, 'test_cfg', None)
+    flip = test_cfg.get('flip_test', False) if isinstance(test_cfg, dict) else False
+    flip = flip and flip_indices is None
+    if flip:
+        model.test_cfg['flip_test'] = False  # no flip indices for a bare crop
+    try:
+        with torch.no_grad():
+            pred = model.test_step(dict(inputs=[torch.from_numpy(np.ascontiguousarray(chw))],
+                                        data_samples=[sample]))[0]
+    finally:
+        if flip:
+            model.test_cfg['flip_test'] = True
+    return np.asarray(pred.pred_instances.keypoints, np.float64)[0, :, :2]
+
+
+def judge_found(pred: np.ndarray, results: Dict, thr: float) -> np.ndarray:
+    """``(K,)`` bool: labelled keypoints that ``pred`` (crop pixels) finds.
+
+    A keypoint is found when the prediction lies within ``thr`` times the
+    larger side of the sample's bounding box (in crop pixels, like MMPose's
+    ``PCKAccuracy(norm_item='bbox')``) of its label. Unlabelled keypoints are
+    never found.
+    """
+    target = np.asarray(results['transformed_keypoints'], np.float64)[0, :, :2]
+    visible = np.asarray(results['keypoints_visible'], np.float64)[0]
+    if visible.ndim > 1:
+        visible = visible[..., 0]
+    bbox = np.asarray(results['bbox'], np.float64).reshape(-1, 4)[0]
+    crop_per_px = float(results['input_size'][0]) / float(
+        np.asarray(results['bbox_scale'], np.float64).reshape(-1, 2)[0, 0])
+    norm = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * crop_per_px
+    return (visible > 0) & (np.linalg.norm(pred - target, axis=-1) <= thr * norm)
+
+
+def judge_pck(pred: np.ndarray, results: Dict, thr: float) -> float:
+    """PCK of ``pred`` (crop pixels) against the sample's keypoints, normalised by its box.
+
+    The share of labelled keypoints that :func:`judge_found` finds; ``nan``
+    when none is labelled.
+    """
+    visible = np.asarray(results['keypoints_visible'], np.float64)[0]
+    if visible.ndim > 1:
+        visible = visible[..., 0]
+    labelled = visible > 0
+    if not labelled.any():
+        return float('nan')
+    return float(judge_found(pred, results, thr)[labelled].mean())
 
 
 @TRANSFORMS.register_module()
-class MixReconstruct(MixImageTransform):
+class MixReconstruct(PairedCropTransform):
     """Replace the image by a new pose–appearance combination (paper §4.5).
 
     With probability ``prob`` (the augmentation ratio) the current sample is
     the *pose source*: another sample (the *appearance source*) is drawn,
-    ``pre_transform`` crops it exactly like the current one, and a frozen
-    generator (a trained :class:`~mmselfdis.models.SelfDisPoseEstimator`)
-    renders the current pose with the other sample's appearance
-    (:func:`mmselfdis.apis.mix_images`). Keypoints and every other label
-    stay those of the pose source.
+    ``pre_transform`` crops it exactly like the current one
+    (:class:`PairedCropTransform`), and a frozen generator (a trained
+    :class:`~mmselfdis.models.SelfDisPoseEstimator`) renders the current pose
+    with the other sample's appearance (:func:`mmselfdis.apis.mix_images`).
+    Keypoints and every other label stay those of the pose source.
+
+    **Label-safe mixing** (``judge``): a mix keeps x's labels, so it is a
+    useful training image only if it shows x's pose. An independent judge (a
+    plain pose model trained on real images, e.g. by ``tools/train_judge.py``)
+    looks at every mix; when its PCK against x's keypoints is below
+    ``judge_min_pck`` the mix is dropped and the real sample kept
+    (``mix_dropped=True``; ``MixRatioHook`` counts and logs the drops). With
+    ``judge_mode='mask'`` a kept mix is also weighted per keypoint: the
+    keypoints the judge does not find on it lose their labels
+    (``keypoints_visible`` 0, so ``GenerateTarget`` gives them weight 0).
 
     Place it after ``TopdownAffine`` and before ``GenerateTarget``; its
     ``pre_transform`` repeats the pipeline up to ``TopdownAffine``. The
-    generator is loaded lazily (``weights_only=True``) the first time the
-    transform fires in each process (data-loader worker) and is never
-    pickled, so the transform can be sent to workers.
+    generator (and the judge) are loaded lazily (``weights_only=True``) the
+    first time the transform fires in each process (data-loader worker) and
+    are never pickled, so the transform can be sent to workers.
 
     To keep the mark in the packed data sample, add :data:`MIX_META_KEYS`
     to ``PackPoseInputs``::
@@ -41,7 +137,7 @@ class MixReconstruct(MixImageTransform):
              meta_keys=('id', 'img_id', 'img_path', 'category_id', 'crowd_index',
                         'ori_shape', 'img_shape', 'input_size', 'input_center',
                         'input_scale', 'flip', 'flip_direction', 'flip_indices',
-                        'raw_ann_info', 'dataset_name', 'mixed', 'mix_source'))
+                        'raw_ann_info', 'dataset_name') + MIX_META_KEYS)
 
     Required Keys:
 
@@ -49,16 +145,22 @@ class MixReconstruct(MixImageTransform):
     - input_size (set by ``TopdownAffine``)
     - dataset (set by MMPose's COCO-style datasets; not needed with
       ``appearance_pool``)
+    - transformed_keypoints, keypoints_visible, bbox, bbox_scale (only with
+      ``judge``)
 
     Modified Keys:
 
-    - img (only when the transform fires)
+    - img (only when the transform fires and the mix is kept)
+    - keypoints_visible (only with ``judge_mode='mask'``, on a kept mix)
 
     Added Keys:
 
     - mixed (bool): whether the image was replaced
     - mix_source (dict | None): ``img_id``, ``img_path`` and ``id`` of the
       appearance source, ``None`` when not mixed
+    - mix_dropped (bool): a mix was made and the judge rejected it
+    - mix_judge_pck (float | None): the judge's PCK on the mix (``None``
+      without a judge or when not mixed)
 
     Args:
         checkpoint (str): The generator's checkpoint (``tools/train.py`` on a
@@ -67,30 +169,31 @@ class MixReconstruct(MixImageTransform):
             it from the checkpoint's ``meta['cfg']``. Defaults to ``None``.
         prob (float): Probability of mixing a sample, the augmentation ratio
             ``r`` in ``[0, 1]``. Defaults to 0.5.
-        pre_transform (Sequence[dict]): The pipeline that turns an
-            appearance source's data info into a crop like the current one
-            (load, colour conversion, bbox, ``TopdownAffine``).
-        device (str): Device of the generator. Defaults to ``'cpu'``.
-        appearance_policy (str): Where appearance sources come from:
-            ``'uniform'`` (any other sample of the dataset), ``'other_pose'``
-            (a sample whose ``pose_id`` — or image, when the dataset has no
-            pose ids — differs, when there is one) or ``'pool'`` (a random
-            sample of ``appearance_pool``) or ``'self'`` (the sample itself: the
-            generator's reconstruction ``D_I([p(x), a(x)])``, a control that
-            changes the image distribution but not the appearance). Defaults to
-            ``'other_pose'``, or ``'pool'`` when ``appearance_pool`` is given.
-        appearance_pool (dict, optional): Config of a dataset of appearance
-            sources (e.g. unlabeled images with boxes), built lazily from
-            ``mmpose.registry.DATASETS`` with an empty pipeline. Defaults to
-            ``None``.
-        pose_id_key (str): Data-info key of the pose id for
-            ``'other_pose'``. Defaults to ``'pose_id'``.
-        max_tries (int): Random draws for a source of another pose before
-            falling back to a scan. Defaults to 16.
+        pre_transform (Sequence[dict]): See :class:`PairedCropTransform`.
+        device (str): Device of the generator and the judge. Defaults to
+            ``'cpu'``.
+        appearance_policy (str): ``'uniform'``, ``'other_pose'``, ``'pool'``
+            (see :class:`PairedCropTransform`) or ``'self'`` (the sample
+            itself: the generator's reconstruction ``D_I([p(x), a(x)])``, a
+            control that changes the image distribution but not the
+            appearance). Defaults to ``'other_pose'``, or ``'pool'`` when
+            ``appearance_pool`` is given.
+        appearance_pool (dict, optional): See :class:`PairedCropTransform`.
+        pose_id_key (str): See :class:`PairedCropTransform`.
+        max_tries (int): See :class:`PairedCropTransform`.
+        judge (dict, optional): ``dict(config=..., checkpoint=...)`` of the
+            judge, a plain pose estimator for the same keypoints and crops.
+            Defaults to ``None`` (every mix is kept).
+        judge_min_pck (float): Keep a mix only when the judge's PCK on it is
+            at least this. Defaults to 0.5.
+        judge_thr (float): PCK distance threshold, a fraction of the box's
+            larger side. Defaults to 0.2 (the study's PCK@0.2).
+        judge_mode (str): ``'drop'`` (a mix below ``judge_min_pck`` is
+            dropped) or ``'mask'`` (besides, the keypoints the judge misses
+            on a kept mix are unlabelled). Defaults to ``'drop'``.
     """
 
-    num_aux_image = 1
-    POLICIES = ('uniform', 'other_pose', 'pool', 'self')
+    POLICIES = PairedCropTransform.POLICIES + ('self', )
 
     def __init__(self,
                  checkpoint: str,
@@ -101,41 +204,47 @@ class MixReconstruct(MixImageTransform):
                  appearance_policy: Optional[str] = None,
                  appearance_pool: OptConfigType = None,
                  pose_id_key: str = 'pose_id',
-                 max_tries: int = 16) -> None:
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
-            raise ValueError(f'MixReconstruct: prob is the share of mixed samples and must be a '
-                             f'number in [0, 1], got {prob!r}')
-        if not pre_transform:
-            raise ValueError(
-                'MixReconstruct: pre_transform is needed to crop the appearance source like the '
-                'current sample; list the pipeline up to TopdownAffine, e.g. '
-                "[dict(type='LoadImage'), dict(type='GetBBoxCenterScale'), "
-                "dict(type='TopdownAffine', input_size=(64, 64))]")
+                 max_tries: int = 16,
+                 judge: OptConfigType = None,
+                 judge_min_pck: float = 0.5,
+                 judge_thr: float = 0.2,
+                 judge_mode: str = 'drop') -> None:
+        super().__init__(prob=prob, pre_transform=pre_transform,
+                         appearance_policy=appearance_policy, appearance_pool=appearance_pool,
+                         pose_id_key=pose_id_key, max_tries=max_tries)
         if not isinstance(checkpoint, (str, os.PathLike)) or not osp.isfile(checkpoint):
             raise FileNotFoundError(
                 2, 'MixReconstruct: generator checkpoint not found (train one with '
                 'tools/train.py on a configs/selfdis config and pass its epoch_*.pth)',
                 os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike))
                 else repr(checkpoint))
-        if appearance_policy is None:
-            appearance_policy = 'pool' if appearance_pool is not None else 'other_pose'
-        if appearance_policy not in self.POLICIES:
-            raise ValueError(f'MixReconstruct: appearance_policy must be one of {self.POLICIES}, '
-                             f'got {appearance_policy!r}')
-        if appearance_policy == 'pool' and appearance_pool is None:
-            raise ValueError("MixReconstruct: appearance_policy='pool' needs appearance_pool="
-                             "dict(type=<dataset>, ...)")
-        super().__init__(pre_transform=pre_transform, prob=float(prob))
+        if judge is not None:
+            if not isinstance(judge, dict) or not judge.get('config') or \
+                    not judge.get('checkpoint'):
+                raise ValueError('MixReconstruct: judge must be dict(config=..., checkpoint=...) '
+                                 f'of a plain pose estimator (tools/train_judge.py), got {judge!r}')
+            if not osp.isfile(judge['checkpoint']):
+                raise FileNotFoundError(2, 'MixReconstruct: judge checkpoint not found (train '
+                                        'one on real images, e.g. tools/train_judge.py)',
+                                        os.fspath(judge['checkpoint']))
+        for key, value in (('judge_min_pck', judge_min_pck), ('judge_thr', judge_thr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not 0 <= value <= 1:
+                raise ValueError(f'MixReconstruct: {key} must be a number in [0, 1], '
+                                 f'got {value!r}')
+        if judge_mode not in ('drop', 'mask'):
+            raise ValueError(f"MixReconstruct: judge_mode must be 'drop' or 'mask', got "
+                             f'{judge_mode!r}')
+        self.judge_mode = judge_mode
         self.checkpoint = os.fspath(checkpoint)
         self.config = copy.deepcopy(config)
         self.device = device
-        self.appearance_policy = appearance_policy
-        self.appearance_pool = copy.deepcopy(appearance_pool)
-        self.pose_id_key = pose_id_key
-        self.max_tries = int(max_tries)
+        self.judge = copy.deepcopy(judge)
+        self.judge_min_pck = float(judge_min_pck)
+        self.judge_thr = float(judge_thr)
         self._generator = None
         self._info = None
-        self._pool = None
+        self._judge = None
         self._checked: Dict[int, bool] = {}
         self._check_checkpoint()
 
@@ -154,11 +263,11 @@ class MixReconstruct(MixImageTransform):
 
     # ---------------------------------------------------------------- pickling
     def __getstate__(self) -> Dict[str, Any]:
-        """Everything but the generator and the pool (rebuilt lazily after unpickling)."""
-        state = self.__dict__.copy()
+        """Everything but the generator, the judge and the pool (rebuilt lazily)."""
+        state = super().__getstate__()
         state['_generator'] = None
         state['_info'] = None
-        state['_pool'] = None
+        state['_judge'] = None
         state['_checked'] = {}
         return state
 
@@ -173,17 +282,16 @@ class MixReconstruct(MixImageTransform):
             self._info = generator_info(self._generator)
         return self._generator
 
-    def _get_pool(self):
-        if self._pool is None:
-            from mmpose.registry import DATASETS
-            cfg = copy.deepcopy(self.appearance_pool)
-            cfg['pipeline'] = []
-            self._pool = DATASETS.build(cfg)
-            if len(self._pool) == 0:
-                raise ValueError('MixReconstruct: appearance_pool is empty')
-        return self._pool
+    @property
+    def judge_model(self):
+        """The frozen judge, loaded on first use in this process (``None`` without one)."""
+        if self._judge is None and self.judge is not None:
+            self._judge = load_judge(self.judge['config'], self.judge['checkpoint'],
+                                     self.device)
+        return self._judge
 
-    def _check_dataset(self, dataset) -> None:
+    def check_source(self, dataset) -> None:
+        """Refuse a dataset whose keypoint layout the generator did not learn."""
         if id(dataset) in self._checked:
             return
         info = self._info
@@ -197,43 +305,9 @@ class MixReconstruct(MixImageTransform):
                 f'layout it learnt. Train a generator on this dataset (configs/selfdis/...).')
         self._checked[id(dataset)] = True
 
-    def _pose_key(self, info: dict) -> Any:
-        if self.pose_id_key in info:
-            return ('pose', info[self.pose_id_key])
-        return ('img', info.get('img_id', info.get('img_path')))
-
-    def _draw_index(self, dataset, results: dict) -> int:
-        n = len(dataset)
-        if self.appearance_policy == 'pool':
-            return random.randint(0, n)
-        if n < 2:
-            raise ValueError(
-                'MixReconstruct: the dataset has one sample, so there is no other appearance '
-                'to mix with; use a larger dataset or give appearance_pool=dict(type=..., ...) '
-                'with images to take appearances from.')
-        own_idx = results.get('sample_idx')
-        if self.appearance_policy == 'uniform':
-            while True:
-                idx = random.randint(0, n)
-                if idx != own_idx:
-                    return idx
-        own = self._pose_key(results)
-        for _ in range(self.max_tries):
-            idx = random.randint(0, n)
-            if idx != own_idx and self._pose_key(dataset.get_data_info(idx)) != own:
-                return idx
-        start = random.randint(0, n)
-        for k in range(n):
-            idx = (start + k) % n
-            if idx != own_idx and self._pose_key(dataset.get_data_info(idx)) != own:
-                return idx
-        warnings.warn('MixReconstruct: every sample has the same pose; mixing with a sample of '
-                      'the same pose (appearance_policy=\'other_pose\' has nothing to choose)')
-        return (own_idx + 1) % n if isinstance(own_idx, int) else random.randint(0, n)
-
     # ---------------------------------------------------------------- transform
     def transform(self, results: Dict) -> Dict:
-        """Mix with probability ``prob``; always add ``mixed`` and ``mix_source``.
+        """Mix with probability ``prob``; always add the keys of :data:`MIX_META_KEYS`.
 
         Args:
             results (dict): The result dict, after ``TopdownAffine``.
@@ -243,7 +317,9 @@ class MixReconstruct(MixImageTransform):
         """
         results['mixed'] = False
         results['mix_source'] = None
-        if self.prob <= 0 or random.uniform(0, 1) >= self.prob:
+        results['mix_dropped'] = False
+        results['mix_judge_pck'] = None
+        if not self.fires():
             return results
         if 'input_size' not in results:
             raise ValueError('MixReconstruct must come after TopdownAffine in the pipeline (the '
@@ -256,46 +332,29 @@ class MixReconstruct(MixImageTransform):
                 f'generator mixes {(w, h)} crops: set TopdownAffine(input_size=({w}, {h})) or use '
                 f'a generator trained at this size.')
         from mmselfdis.apis import mix_images
-        app = self._appearance_source(results)
-        results['img'] = mix_images(self._generator, results['img'], app['img'])
-        results['mixed'] = True
-        results['mix_source'] = dict(img_id=app.get('img_id'), img_path=app.get('img_path'),
-                                     id=app.get('id'))
-        return results
-
-    def _appearance_source(self, results: Dict) -> Dict:
-        """The appearance source's crop (``img``, ``img_id``, ``img_path``, ``id``).
-
-        ``'self'``: the sample itself. Otherwise a sample drawn by the policy
-        and cropped by ``pre_transform`` like the current one.
-        """
         if self.appearance_policy == 'self':
             if results.get('dataset') is not None:
-                self._check_dataset(results['dataset'])  # the keypoint layout
-            return results
-        if self.appearance_policy == 'pool':
-            source = self._get_pool()
+                self.check_source(results['dataset'])  # the keypoint layout
+            app = results
         else:
-            source = results.get('dataset')
-            if source is None:
-                raise ValueError(
-                    'MixReconstruct: results["dataset"] is missing, so no appearance source can '
-                    'be drawn. Use an MMPose COCO-style dataset (they set it in prepare_data), '
-                    'or give appearance_pool=dict(type=..., ...).')
-            self._check_dataset(source)
-
-        data = copy.deepcopy(source.get_data_info(self._draw_index(source, results)))
-        data['dataset'] = source
-        app = self.pre_transform(data)
-        if app is None:
-            raise ValueError('MixReconstruct: pre_transform dropped the appearance source')
-        app.pop('dataset', None)
-        if app['img'].shape != results['img'].shape:
-            raise ValueError(
-                f'MixReconstruct: pre_transform gives a {app["img"].shape} appearance crop for a '
-                f'{results["img"].shape} sample; make it repeat the pipeline up to TopdownAffine '
-                f'(same LoadImage/ToMonochrome and input_size).')
-        return app
+            app = self.second_crop(results)
+        mixed = mix_images(self._generator, results['img'], app['img'])
+        if self.judge is not None:
+            pred = _crop_keypoints(self.judge_model, mixed, results.get('flip_indices'))
+            pck = judge_pck(pred, results, self.judge_thr)
+            results['mix_judge_pck'] = pck
+            if pck < self.judge_min_pck:  # (nan: no labelled keypoint, nothing to judge: kept)
+                results['mix_dropped'] = True
+                return results
+            if self.judge_mode == 'mask':
+                missed = ~judge_found(pred, results, self.judge_thr)
+                visible = np.array(results['keypoints_visible'], copy=True)
+                visible[0, missed] = 0
+                results['keypoints_visible'] = visible
+        results['img'] = mixed
+        results['mixed'] = True
+        results['mix_source'] = self.source_of(app)
+        return results
 
     def __repr__(self) -> str:
         """print the basic information of the transform.
@@ -310,5 +369,7 @@ class MixReconstruct(MixImageTransform):
         repr_str += f'pre_transform={self.pre_transform}, '
         repr_str += f'device={self.device!r}, '
         repr_str += f'appearance_policy={self.appearance_policy!r}, '
-        repr_str += f'appearance_pool={self.appearance_pool!r})'
+        repr_str += f'appearance_pool={self.appearance_pool!r}, '
+        repr_str += (f'judge={self.judge!r}, judge_min_pck={self.judge_min_pck}, '
+                     f'judge_mode={self.judge_mode!r})')
         return repr_str

@@ -20,7 +20,7 @@ use them and the ``test_shift`` split uses nothing else, which makes
 ``test_shift`` an appearance-shift benchmark.
 """
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -157,19 +157,34 @@ def _background(family: str, draws: Draws) -> Dict:
     return params
 
 
-def sample_appearance(rng: np.random.Generator, held_out: bool = False) -> Dict:
+def sample_appearance(rng: np.random.Generator, held_out: bool = False,
+                      families: Optional[Dict[str, Sequence[str]]] = None) -> Dict:
     """Draw a random appearance.
 
     Args:
         rng: Source of randomness.
         held_out: Draw from the held-out families only (``test_shift``);
             otherwise never from them.
+        families: Draw each factor's family from these only (an appearance
+            group, :mod:`.correlation`) instead of from ``held_out``'s; the
+            same random numbers are used either way.
 
     Returns:
         dict: The json-serialisable appearance (see the module docstring).
+
+    Raises:
+        ValueError: ``families`` lacks a factor or names an unknown family.
     """
     draws = Draws(rng, 96)
     allowed = families_for(held_out)
+    if families is not None:
+        for factor in allowed:
+            names = tuple(families.get(factor, ()))
+            unknown = [n for n in names if n not in FAMILIES[factor]]
+            if not names or unknown:
+                raise ValueError(f'appearance families for {factor!r} must be a non-empty subset '
+                                 f'of {FAMILIES[factor]}, got {names}')
+            allowed[factor] = names
     pick = {k: v[draws.integer(0, len(v))] for k, v in allowed.items()}
     kind = SLEEVE_KINDS[draws.integer(0, len(SLEEVE_KINDS))]
     sleeve = {

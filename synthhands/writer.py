@@ -3,11 +3,13 @@
 Layout of ``OUT_DIR``::
 
     images/<split>/<pose_id // 1000 :04d>/<pose_id :07d>_<k>.png
-    annotations/{train,val,test,test_shift}.json
+    annotations/{train,val,test,test_shift[,test_combo]}.json
 
 Poses are numbered ``0 .. N-1`` and split into contiguous ranges (train,
-val, test, test_shift), so the ``K`` appearances of a pose never straddle
-splits. Every pose and appearance is drawn from its own random stream,
+val, test, test_shift and, for a correlated set, test_combo), so the ``K``
+appearances of a pose never straddle splits. With a pose-appearance
+correlation (:mod:`.correlation`) every image's appearance is drawn from one
+appearance group. Every pose and appearance is drawn from its own random stream,
 seeded by ``(seed, pose_id[, k])``, and images are bit-identical whatever
 batch renders them, so the output is byte-identical for one seed whatever
 the number of workers. Everything is written into a temporary sibling
@@ -27,6 +29,7 @@ import cv2
 import numpy as np
 
 from .appearance import FAMILIES, HELD_OUT_FAMILIES, families_for, sample_appearance
+from .correlation import Correlation
 from .hand_model import KEYPOINT_NAMES, SKELETON
 from .poses import sample_pose
 from .render import DEFAULT_SUPERSAMPLE, render_geometries, shade_batch
@@ -35,8 +38,10 @@ __all__ = ['SPLITS', 'SYNTHHANDS_VERSION', 'DatasetExistsError', 'plan_splits', 
            'appearance_rng', 'categories', 'image_path', 'png_params', 'write_dataset',
            'recover_interrupted_writes', 'writer_sibling', 'move_into_place', 'remove_replaced']
 
-SPLITS: Tuple[str, ...] = ('train', 'val', 'test', 'test_shift')
-"""Split names; ``test_shift`` uses only :data:`.appearance.HELD_OUT_FAMILIES`."""
+SPLITS: Tuple[str, ...] = ('train', 'val', 'test', 'test_shift', 'test_combo')
+"""Split names, in pose-id order; ``test_shift`` uses only
+:data:`.appearance.HELD_OUT_FAMILIES`; ``test_combo`` exists only in a
+correlated set (:mod:`.correlation`)."""
 
 SYNTHHANDS_VERSION = '1.0'
 """Version of the generator, stored in every annotation file's ``info``."""
@@ -49,37 +54,58 @@ class DatasetExistsError(FileExistsError):
     """The output directory exists and overwriting was not asked for."""
 
 
-def plan_splits(num_poses: int, val_frac: float, test_frac: float,
-                shift_frac: float) -> List[Tuple[str, int, int]]:
+def plan_splits(num_poses: int, val_frac: float, test_frac: float, shift_frac: float,
+                combo_frac: float = 0.0,
+                train_poses: Optional[int] = None) -> List[Tuple[str, int, int]]:
     """Contiguous pose-id ranges of the splits.
 
     A split with a positive fraction gets at least one pose; train gets the
-    rest.
+    rest. ``test_combo`` is planned only when ``combo_frac > 0``.
+
+    Args:
+        num_poses: Poses over all splits (before ``train_poses`` shortens train).
+        val_frac: Fraction of poses for ``val``.
+        test_frac: Fraction for ``test``.
+        shift_frac: Fraction for ``test_shift``.
+        combo_frac: Fraction for ``test_combo``.
+        train_poses: Keep only the first ``train_poses`` poses of train (a
+            low-data set); the other splits keep their pose ids, so they are
+            identical to those of the full set.
 
     Returns:
         list: ``(split, first_pose_id, num_poses)`` in :data:`SPLITS` order.
 
     Raises:
-        ValueError: A fraction is outside ``[0, 1)`` or nothing is left for
-            train.
+        ValueError: A fraction is outside ``[0, 1)``, nothing is left for
+            train or ``train_poses`` is below 1.
     """
-    fracs = {'val': val_frac, 'test': test_frac, 'test_shift': shift_frac}
+    fracs = {'val': val_frac, 'test': test_frac, 'test_shift': shift_frac,
+             'test_combo': combo_frac}
     for name, frac in fracs.items():
         if not 0.0 <= frac < 1.0:
-            option = '--shift-frac' if name == 'test_shift' else f'--{name}-frac'
+            option = {'test_shift': '--shift-frac', 'test_combo': '--combo-frac'}.get(
+                name, f'--{name}-frac')
             raise ValueError(f'{option} must be in [0, 1), got {frac}')
     counts = {name: (max(1, int(round(num_poses * frac))) if frac > 0 else 0)
               for name, frac in fracs.items()}
     counts['train'] = num_poses - sum(counts.values())
     if counts['train'] < 1:
+        others = ', '.join(f'{k} {v}' for k, v in counts.items() if k != 'train')
         raise ValueError(
-            f'the split fractions leave no pose for train ({num_poses} poses: val '
-            f"{counts['val']}, test {counts['test']}, test_shift {counts['test_shift']}); render "
-            f'more poses (--num-poses) or lower --val-frac/--test-frac/--shift-frac')
+            f'the split fractions leave no pose for train ({num_poses} poses: {others}); render '
+            f'more poses (--num-poses) or lower --val-frac/--test-frac/--shift-frac/--combo-frac')
+    if train_poses is not None and train_poses < 1:
+        raise ValueError(f'--train-poses must be at least 1, got {train_poses}')
     plan, first = [], 0
     for name in SPLITS:
-        plan.append((name, first, counts[name]))
-        first += counts[name]
+        if name == 'test_combo' and combo_frac <= 0:
+            continue
+        count = counts[name]
+        if name == 'train' and train_poses is not None:
+            plan.append((name, first, min(count, train_poses)))
+        else:
+            plan.append((name, first, count))
+        first += count
     return plan
 
 
@@ -124,18 +150,27 @@ def _render_chunk(task: Tuple) -> Tuple[int, List[str], List[str]]:
 
     Args:
         task: ``(root, split, held_out, first, count, appearances, seed,
-            size, rgb, png_compression)``.
+            size, rgb, png_compression, correlation)``; ``correlation`` is a
+            :class:`.correlation.Correlation` or ``None``.
 
     Returns:
         tuple: Number of images, the ``images`` entries and the
         ``annotations`` entries (json text, in order).
     """
-    root, split, held_out, first, count, num_app, seed, size, rgb, png_compression = task
+    (root, split, held_out, first, count, num_app, seed, size, rgb, png_compression,
+     correlation) = task
     pose_ids = range(first, first + count)
     poses = [sample_pose(pose_rng(seed, pid)) for pid in pose_ids]
     geoms = render_geometries(poses, size, DEFAULT_SUPERSAMPLE)
-    apps = [sample_appearance(appearance_rng(seed, pid, k), held_out) for pid in pose_ids
-            for k in range(num_app)]
+    if correlation is None:
+        groups = [None] * (count * num_app)
+    else:
+        groups = [correlation.group_of(split, pid, k, pose['template'])
+                  for pid, pose in zip(pose_ids, poses) for k in range(num_app)]
+    apps = [sample_appearance(appearance_rng(seed, pid, k), held_out,
+                              None if correlation is None else correlation.families(
+                                  groups[i * num_app + k]))
+            for i, pid in enumerate(pose_ids) for k in range(num_app)]
     images = shade_batch([g for g in geoms for _ in range(num_app)], apps, rgb)
     params = png_params(png_compression)
     image_entries, ann_entries = [], []
@@ -160,8 +195,9 @@ def _render_chunk(task: Tuple) -> Tuple[int, List[str], List[str]]:
                 f.write(data)
             image_entries.append(f'{{"id":{sample_id},"file_name":"{name}","height":{size},'
                                  f'"width":{size}}}')
+            group = '' if groups[index] is None else f'"appearance_group":{groups[index]},'
             ann_entries.append(f'{{"id":{sample_id},"image_id":{sample_id},{shared}'
-                               f'"appearance_id":{sample_id - 1},"appearance_index":{k},'
+                               f'"appearance_id":{sample_id - 1},"appearance_index":{k},{group}'
                                f'"pose":{pose_json},"appearance":{_dumps(apps[index])}}}')
     return len(images), image_entries, ann_entries
 
@@ -304,12 +340,14 @@ def remove_replaced(path: str) -> None:
 
 
 def _tasks(root: str, plan: Sequence[Tuple[str, int, int]], num_app: int, seed: int, size: int,
-           rgb: bool, png_compression: int) -> Iterator[Tuple]:
+           rgb: bool, png_compression: int,
+           correlation: Optional[Correlation]) -> Iterator[Tuple]:
     for split, first, count in plan:
         held_out = split == 'test_shift'
         for start in range(first, first + count, CHUNK_POSES):
             n = min(CHUNK_POSES, first + count - start)
-            yield (root, split, held_out, start, n, num_app, seed, size, rgb, png_compression)
+            yield (root, split, held_out, start, n, num_app, seed, size, rgb, png_compression,
+                   correlation)
 
 
 def write_dataset(out_dir: str,
@@ -324,7 +362,11 @@ def write_dataset(out_dir: str,
                   test_frac: float = 0.1,
                   shift_frac: float = 0.1,
                   png_compression: int = 0,
-                  progress: bool = True) -> Dict:
+                  progress: bool = True,
+                  correlation: Optional[float] = None,
+                  appearance_groups: int = 3,
+                  combo_frac: Optional[float] = None,
+                  train_poses: Optional[int] = None) -> Dict:
     """Render a paired dataset and write it to ``out_dir`` (atomically).
 
     Args:
@@ -342,6 +384,14 @@ def write_dataset(out_dir: str,
         png_compression: zlib level of the PNG files (0-9; 0 stores the
             pixels uncompressed, fastest; 1 saves about a quarter of the space).
         progress: Show a progress bar.
+        correlation: ``rho``: tie pose families to appearance groups
+            (:mod:`.correlation`) and add the ``test_combo`` split; ``None``
+            (default) draws pose and appearance independently.
+        appearance_groups: Number of appearance groups of a correlated set.
+        combo_frac: Fraction of poses for ``test_combo`` (default 0.1 with
+            ``correlation``; only allowed with it).
+        train_poses: Keep only this many train poses (low data); the other
+            splits stay those of the full set.
 
     Returns:
         dict: ``images``, ``poses``, ``seconds`` (from the start to the final
@@ -349,8 +399,9 @@ def write_dataset(out_dir: str,
         (split -> number of poses).
 
     Raises:
-        ValueError: Nothing to render or an invalid option; the message
-            names the option.
+        ValueError: Nothing to render or an invalid option (e.g.
+            ``combo_frac`` without ``correlation``); the message names the
+            option.
         DatasetExistsError: ``out_dir`` exists and ``force`` is False.
         PermissionError: ``out_dir`` cannot be written.
     """
@@ -367,7 +418,16 @@ def write_dataset(out_dir: str,
         raise ValueError(f'--workers must be at least 1 (got {workers})')
     if not 0 <= png_compression <= 9:
         raise ValueError(f'--png-compression must be in 0..9 (got {png_compression})')
-    plan = plan_splits(num_poses, val_frac, test_frac, shift_frac)
+    if correlation is None:
+        if combo_frac:
+            raise ValueError('--combo-frac needs --correlation RHO: test_combo holds the '
+                             'pose-appearance combinations that a correlated train split lacks')
+        corr = None
+        combo_frac = 0.0
+    else:
+        corr = Correlation(correlation, seed, appearance_groups)
+        combo_frac = 0.1 if combo_frac is None else combo_frac
+    plan = plan_splits(num_poses, val_frac, test_frac, shift_frac, combo_frac, train_poses)
     tmp = _prepare_output(out_dir, force)
     try:
         os.makedirs(osp.join(tmp, 'annotations'))
@@ -377,7 +437,7 @@ def write_dataset(out_dir: str,
                 for shard in range(first // 1000, (first + count - 1) // 1000 + 1):
                     os.makedirs(osp.join(tmp, 'images', split, f'{shard:04d}'))
         counts = _render_all(tmp, plan, appearances, seed, size, rgb, workers, png_compression,
-                             progress)
+                             progress, corr, train_poses)
         old = move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -387,19 +447,20 @@ def write_dataset(out_dir: str,
         remove_replaced(old)
     return {
         'images': sum(counts.values()),
-        'poses': num_poses,
+        'poses': sum(count for _, _, count in plan),
         'seconds': seconds,
         'splits': {split: count for split, _, count in plan},
     }
 
 
 def _render_all(root: str, plan: Sequence[Tuple[str, int, int]], num_app: int, seed: int,
-                size: int, rgb: bool, workers: int, png_compression: int,
-                progress: bool) -> Dict[str, int]:
+                size: int, rgb: bool, workers: int, png_compression: int, progress: bool,
+                correlation: Optional[Correlation] = None,
+                train_poses: Optional[int] = None) -> Dict[str, int]:
     """Render every chunk (in parallel) and write the annotation files."""
     from tqdm import tqdm
 
-    tasks = list(_tasks(root, plan, num_app, seed, size, rgb, png_compression))
+    tasks = list(_tasks(root, plan, num_app, seed, size, rgb, png_compression, correlation))
     total = sum(count for _, _, count in plan) * num_app
     ann_dir = osp.join(root, 'annotations')
     parts = {split: open(osp.join(ann_dir, f'.{split}.part'), 'w') for split, _, _ in plan}
@@ -452,6 +513,10 @@ def _render_all(root: str, plan: Sequence[Tuple[str, int, int]], num_app: int, s
             'held_out_families': {k: list(v) for k, v in HELD_OUT_FAMILIES.items()},
             'all_families': {k: list(v) for k, v in FAMILIES.items()},
         }
+        if correlation is not None:
+            info['correlation'] = correlation.info(split)
+        if train_poses is not None:
+            info['train_poses'] = train_poses
         part_path = osp.join(ann_dir, f'.{split}.part')
         with open(osp.join(ann_dir, f'{split}.json'), 'w') as out:
             out.write('{"info":' + _dumps(info) + ',"licenses":[],"images":[')

@@ -1,0 +1,133 @@
+"""A pose-appearance correlation: pose families tied to appearance groups.
+
+Real captures correlate pose and appearance (one rig's lighting for one
+recording's gestures, gloves only in some grasps), so a pose model can learn
+appearance as a shortcut to pose. :class:`Correlation` builds that into a
+SynthHands set:
+
+* an **appearance group** is a set of families of every appearance factor;
+  the ``G`` groups split the families that are not held out round-robin
+  (group ``g`` gets every ``G``-th family of each factor, so no two groups
+  share a lighting, background or texture family);
+* every **pose family** (a pose template, :data:`.poses.POSE_TEMPLATES`) has
+  its *own* group: the templates, shuffled by the seed, are dealt to the
+  groups in turn;
+* in ``train``, ``val`` and ``test`` an image of a pose of family ``f`` takes
+  its appearance from ``f``'s own group with probability ``rho`` and from one
+  of the other groups (uniformly) otherwise; ``test_combo`` always takes
+  another group: seen pose families with seen appearance groups, in the
+  combinations that training has with probability ``1 - rho`` only (never
+  at ``rho = 1``); ``test_shift`` keeps its held-out families.
+
+``rho = 1 / G`` is no correlation at all (every group equally likely). The
+group of an image is drawn from its own random stream, seeded by ``(seed,
+pose_id, k)``, so the poses and the rest of the appearance stream are those
+of the uncorrelated set of the same seed.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .appearance import families_for
+from .poses import POSE_TEMPLATES
+
+__all__ = ['Correlation', 'CORRELATED_SPLITS', 'appearance_groups', 'template_groups']
+
+CORRELATED_SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
+"""Splits whose pose families keep their own appearance group with probability ``rho``."""
+
+
+def appearance_groups(num_groups: int) -> List[Dict[str, Tuple[str, ...]]]:
+    """Split the families that are not held out into ``num_groups`` disjoint groups.
+
+    Raises:
+        ValueError: Fewer than 2 groups, or more groups than some factor has
+            families (a group would lack that factor).
+    """
+    allowed = families_for(False)
+    most = min(len(v) for v in allowed.values())
+    if not 2 <= num_groups <= most:
+        raise ValueError(f'--appearance-groups must be in 2..{most} (every group needs its own '
+                         f'family of each factor: {allowed}), got {num_groups}')
+    return [{factor: names[g::num_groups] for factor, names in allowed.items()}
+            for g in range(num_groups)]
+
+
+def template_groups(seed: int, num_groups: int) -> Dict[str, int]:
+    """The own appearance group of every pose template (shuffled by ``seed``, dealt in turn)."""
+    names = sorted(POSE_TEMPLATES)
+    order = np.random.default_rng([seed, 2]).permutation(len(names))
+    return {names[i]: rank % num_groups for rank, i in enumerate(order.tolist())}
+
+
+class Correlation:
+    """The tie between pose families and appearance groups of one dataset.
+
+    Args:
+        rho: Probability that an image of a pose family in ``train``/``val``/
+            ``test`` takes its own group's appearance, in ``[0, 1]``.
+        seed: The dataset seed (fixes which template belongs to which group
+            and every draw).
+        num_groups: Number of appearance groups ``G``.
+
+    Raises:
+        ValueError: ``rho`` outside ``[0, 1]`` or a bad ``num_groups``.
+    """
+
+    def __init__(self, rho: float, seed: int, num_groups: int = 3) -> None:
+        if isinstance(rho, bool) or not 0.0 <= float(rho) <= 1.0:
+            raise ValueError(f'--correlation must be in [0, 1] (1: a pose family never appears '
+                             f'with another appearance group in train), got {rho}')
+        self.rho = float(rho)
+        self.seed = int(seed)
+        self.groups = appearance_groups(int(num_groups))
+        self.template_group = template_groups(self.seed, len(self.groups))
+
+    @property
+    def num_groups(self) -> int:
+        """``G``."""
+        return len(self.groups)
+
+    def group_of(self, split: str, pose_id: int, k: int, template: str) -> Optional[int]:
+        """The appearance group of image ``k`` of pose ``pose_id`` (``None``: not grouped).
+
+        Args:
+            split: The image's split; ``test_shift`` is not grouped.
+            pose_id: The pose id.
+            k: The appearance index within the pose.
+            template: The pose's template (its pose family).
+        """
+        if split == 'test_shift':
+            return None
+        own = self.template_group[template]
+        draws = np.random.default_rng([self.seed, 3, pose_id, k]).random(2).tolist()
+        if split in CORRELATED_SPLITS and draws[0] < self.rho:
+            return own
+        if split not in CORRELATED_SPLITS and split != 'test_combo':
+            raise ValueError(f'no correlation rule for split {split!r}')
+        other = min(int(draws[1] * (self.num_groups - 1)), self.num_groups - 2)
+        return other + (other >= own)
+
+    def families(self, group: Optional[int]) -> Optional[Dict[str, Sequence[str]]]:
+        """The families of ``group`` (``None`` for ``None``)."""
+        return None if group is None else self.groups[group]
+
+    def rule(self, split: str) -> str:
+        """How ``split`` draws its groups, in words (for the annotation ``info``)."""
+        if split in CORRELATED_SPLITS:
+            return (f'own group with probability {self.rho:g}, another group (uniformly) '
+                    f'otherwise')
+        if split == 'test_combo':
+            return 'always another group than the pose family\'s own (uniformly)'
+        return 'held-out families only (not grouped)'
+
+    def info(self, split: str) -> Dict:
+        """The json-serialisable record stored in each annotation file's ``info``."""
+        return {
+            'rho': self.rho,
+            'num_groups': self.num_groups,
+            'groups': [{f: list(v) for f, v in g.items()} for g in self.groups],
+            'template_groups': dict(sorted(self.template_group.items())),
+            'independent_rho': round(1.0 / self.num_groups, 6),
+            'split_rule': self.rule(split),
+        }
