@@ -12,7 +12,8 @@ from tests.conftest import REPO
 
 BASE = osp.join(REPO, 'configs', 'selfdis', 't4-1_baseline_unet_synthhands-mono-64x64.py')
 AUG = osp.join(REPO, 'configs', 'augment')
-ARMS = ('mixreconstruct', 'batchmix', 'jitter', 'ratio-study', 'synthesized')
+ARMS = ('mixreconstruct', 'mixreconstruct-judged', 'batchmix', 'jitter', 'amplitude', 'mixstyle',
+        'ratio-study', 'synthesized')
 SHARED = ('val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator',
           'optim_wrapper', 'param_scheduler', 'train_cfg')
 
@@ -34,6 +35,11 @@ def test_arm_is_table4_row1_with_other_training_images(name):
     assert cfg.custom_imports == dict(imports=['mmselfdis'], allow_failed_imports=False)
     model, base_model = cfg.model.to_dict(), base.model.to_dict()
     augments = model['data_preprocessor'].pop('batch_augments', None)
+    if name == 'mixstyle':  # the base's backbone, wrapped: statistics mixed after two stages
+        wrapped = model.pop('backbone')
+        assert wrapped['type'] == 'MixStyleBackbone'
+        assert wrapped['backbone'] == base_model.pop('backbone')
+        assert wrapped['mixstyle']['p'] > 0
     assert model == base_model
     for key in SHARED:
         assert cfg.get(key) == base.get(key), key
@@ -47,18 +53,25 @@ def test_arm_is_table4_row1_with_other_training_images(name):
         assert (augments[0]['mean'], augments[0]['std']) == (pre.mean, pre.std)
     else:
         assert augments is None
-    if name == 'mixreconstruct':  # mixed right after the crop; sources cropped alike
+    if name.startswith('mixreconstruct'):  # mixed right after the crop; sources cropped alike
         mix = steps[len(crop)]
         assert mix.type == 'MixReconstruct' and mix.pre_transform == crop
         assert steps[:len(crop)] == crop
         assert [s.type for s in steps[len(crop) + 1:]] == [s.type for s in base_steps[len(crop):]]
+        if name == 'mixreconstruct-judged':  # a judge gates the mixes; the hook schedules them
+            assert mix.judge is not None and mix.judge_mode == 'drop' and mix.judge_min_pck > 0
+            assert 'MixRatioHook' in [h['type'] for h in cfg.custom_hooks]
+    elif name == 'amplitude':  # label-exact Fourier amplitude mixing right after the crop
+        mix = steps[len(crop)]
+        assert mix.type == 'AmplitudeMix' and mix.pre_transform == crop
+        assert steps[:len(crop)] == crop and steps[len(crop) + 1:] == base_steps[len(crop):]
     elif name == 'jitter':  # conventional appearance augmentation right after the crop
         assert steps == crop + [dict(type='AppearanceJitter')] + base_steps[len(crop):]
     elif name == 'synthesized':  # offline mixed crops: the crop is the box
         assert [s.type for s in steps] == [s.type for s in base_steps]
         assert [s for s in steps if s.type == 'GetBBoxCenterScale'][0].padding == 1.0
         assert cfg.train_dataloader.dataset.data_root != base.train_dataloader.dataset.data_root
-    else:  # batchmix, ratio-study: the base's images
+    else:  # batchmix, mixstyle, ratio-study: the base's images
         assert steps == base_steps
         assert cfg.train_dataloader.dataset.data_root == base.train_dataloader.dataset.data_root
 

@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -70,6 +71,12 @@ def test_resume_gives_same_weights_as_straight_run(tmp_path, samples_dir):
     assert 'Auto resumed from the latest checkpoint' in open(logs[-1]).read()
 
 
+def _free_port() -> str:
+    with socket.socket() as sock:  # a port nothing else on the machine listens on now
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
 def test_dist_train_two_cpu_processes(tmp_path, samples_dir):
     work = tmp_path / 'dist'
     proc = subprocess.run(
@@ -78,7 +85,7 @@ def test_dist_train_two_cpu_processes(tmp_path, samples_dir):
          'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
          'default_hooks.logger.interval=1', *TINY],
         cwd=REPO, capture_output=True, text=True, timeout=600,
-        env={**os.environ, 'PORT': '29517', 'OMP_NUM_THREADS': '1', 'PYTHON': sys.executable})
+        env={**os.environ, 'PORT': _free_port(), 'OMP_NUM_THREADS': '1', 'PYTHON': sys.executable})
     assert proc.returncode == 0, proc.stderr[-4000:]
     ckpt = torch.load(work / 'epoch_2.pth', weights_only=True)
     # 4 samples, 2 processes x batch 2 -> one iteration per epoch
