@@ -11,6 +11,7 @@ from mmpose.utils.typing import Features, OptConfigType, OptMultiConfig, SampleL
 from ..losses._weights import check_loss_weight
 from ..networks import AppearanceEncoder, ImageDecoder, PatchDiscriminator
 from ..utils import FeatureTap, frozen_call
+from ..utils.grad_balance import GradBalance
 
 __all__ = ['SelfDisHead']
 
@@ -23,6 +24,7 @@ _DEFAULT_LOSSES = dict(
     loss_dual_img=dict(type='FeatureL1Loss', loss_weight=0.1),
     loss_paired_img=dict(type='ImageL1Loss', loss_weight=1.0),
 )
+_DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=1.0)
 
 
 def _log2_ratio(big: int, small: int) -> Optional[int]:
@@ -104,6 +106,13 @@ class SelfDisHead(BaseModule):
             loss on ``D_p*(p̂(x))``).
         loss_paired_img: Swap reconstruction of ``mode='paired'``, default
             ``ImageL1Loss(1.0)``.
+        grad_balance: Keyword arguments of
+            :class:`~mmselfdis.models.utils.GradBalance`, which limits the
+            image branch's gradient on the layers shared with the pose
+            estimator (up to ``appearance_source``); default
+            ``dict(mode='norm', max_ratio=1.0)``: at the shared feature the
+            branch's gradient is scaled to at most the pose gradient's norm.
+            ``None``: the plain sum of the paper.
         init_cfg: Initialisation config.
     """
 
@@ -132,6 +141,7 @@ class SelfDisHead(BaseModule):
                  loss_dual_img: OptConfigType = None,
                  cycle_pose_weight: float = 1.0,
                  loss_paired_img: OptConfigType = None,
+                 grad_balance: OptConfigType = _DEFAULT_GRAD_BALANCE,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if mode not in self.MODES:
@@ -172,6 +182,7 @@ class SelfDisHead(BaseModule):
                              f'{d_type!r} and {g_type!r}')
 
         self._tap = FeatureTap(appearance_source_index)
+        self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
         self.image_channels: Optional[int] = None
 
@@ -221,6 +232,8 @@ class SelfDisHead(BaseModule):
 
         if self.appearance_source != 'image':
             self._tap.attach(self._resolve_source(estimator))
+            if self.grad_balance is not None:  # after the tap: the tap keeps the unsplit output
+                self.grad_balance.attach(self._resolve_source(estimator))
         was_training = estimator.training
         estimator.eval()
         try:
@@ -304,6 +317,19 @@ class SelfDisHead(BaseModule):
             encoder=max(16, min(64, source_channels // 2)),
             decoder=decoder,
             discriminator=max(16, decoder))
+
+    @staticmethod
+    def _build_grad_balance(cfg: OptConfigType, index: int) -> Optional[GradBalance]:
+        if cfg is None:
+            return None
+        if not isinstance(cfg, dict):
+            raise ValueError(f'selfdis.grad_balance must be a dict (mode, max_ratio) or None, '
+                             f'got {cfg!r}')
+        unknown = sorted(set(cfg) - {'mode', 'max_ratio'})
+        if unknown:
+            raise ValueError(f'selfdis.grad_balance: unknown keys {unknown}; it takes mode '
+                             f"('norm', 'project', 'project_norm') and max_ratio")
+        return GradBalance(index=index, **cfg)
 
     @staticmethod
     def _first_conv(backbone: nn.Module) -> Tuple[str, nn.Conv2d]:
@@ -466,6 +492,8 @@ class SelfDisHead(BaseModule):
             - inputs: ``(N, C, H, W)``
         """
         source = self._source(inputs)
+        if self.grad_balance is not None:
+            source = self.grad_balance.branch_input(source)
         p = self._pose_feature(feats)
         a = self.appearance_encoder(source)
         n = inputs.shape[0]
