@@ -61,15 +61,14 @@ def test_head_rejects_unknown_balance_keys():
 
 def _feature_grads(model, inputs, samples):
     """Pose and branch gradients at the shared feature and on the parameters, by hand."""
-    captured = {}
-    handle = model.backbone.stages[2].register_forward_hook(
-        lambda m, i, o: captured.setdefault('x', o))
+    captured = []  # the first call is the real batch (the mixes are re-encoded later)
+    handle = model.backbone.stages[2].register_forward_hook(lambda m, i, o: captured.append(o))
     losses = model.loss(inputs, samples)
     handle.remove()
     pose = losses['loss_kpt']
     other = sum(v for k, v in losses.items() if k.startswith('loss') and k != 'loss_kpt')
     params = [p for n in SHARED for p in model.get_submodule(n).parameters()]
-    x = captured['x']
+    x = captured[0]
     gp_x, = torch.autograd.grad(pose, x, retain_graph=True)
     gb_x, = torch.autograd.grad(other, x, retain_graph=True)
     gp = torch.autograd.grad(pose, params, retain_graph=True, allow_unused=True)
