@@ -86,7 +86,7 @@ def probe_run(cfg, iters: int, every: int, seed: int, log=print) -> List[dict]:
             total, log_vars = model.parse_losses(losses)
             if it % every == 0 or it == iters - 1:
                 terms = {k: v for k, v in losses.items() if k.startswith('loss')}
-                rec = dict(iter=it, losses={k: float(v) for k, v in terms.items()},
+                rec = dict(iter=it, losses={k: float(v.detach()) for k, v in terms.items()},
                            groups=gradient_probe(terms, groups, POSE_KEYS, total=total,
                                                  balancer=balancer))
                 records.append(rec)
