@@ -14,6 +14,12 @@ Rows (paper §4.5):
 4. row 3 trained E more epochs (warm start from row 3's last checkpoint)
 5. as 4, without pose-estimator detach
 6. as 5, without pose detach
+1-long. row 1 trained 2E epochs: as many iterations as rows 4-6 (not in the
+   paper; it separates "trained longer" from "the branch")
+
+Rows 2-6 use ``SelfDisHead``'s default gradient balancing (the image branch's
+gradient on the shared layers is at most the pose gradient's norm);
+``--no-grad-balance`` trains them with the paper's plain sum of the losses.
 
 Presets:
 
@@ -32,9 +38,16 @@ exist only once every row has finished (until then progress goes to
 ``results.partial.md``), and a work dir holding another preset's or seed's
 table is refused.
 
+``--budgets 1 2 4`` / ``--seeds 0 1 2`` train the chosen rows at several
+multiples of the preset's epochs and/or seeds, each in ``WORK_DIR/b<K>x-s<SEED>``
+(one table each, on one rendered data set), and write the trend over budget
+``WORK_DIR/trend.{md,csv,png}`` (test EPE against epochs, mean ± sd over seeds).
+
 Examples::
 
     python tools/reproduce_table4.py --preset cpu --work-dir work_dirs/table4
+    python tools/reproduce_table4.py --preset cpu --work-dir work_dirs/t4_trend --rows 1 3 \
+        --budgets 1 2 4
     python tools/reproduce_table4.py --preset paper --work-dir work_dirs/table4_paper
     python tools/reproduce_table4.py --preset cpu --work-dir DIR --data-root data/synthhands
 """
@@ -59,20 +72,25 @@ from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # n
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
 
-# (id, config, name in the paper's table, warm start from row, paper EPE "MSE in pixels")
+# (id, config, name in the paper's table, warm start from row, paper EPE "MSE in pixels",
+#  epochs as a multiple of the preset's)
 ROWS = (
-    (1, 't4-1_baseline_unet_synthhands-mono-64x64.py', 'Baseline pose estimator', None,
-     4.174),
-    (2, 't4-2_autoencoder_unet_synthhands-mono-64x64.py',
-     'Pose estimator + image reconstruction', None, 3.982),
-    (3, 't4-3_selfdis_unet_synthhands-mono-64x64.py', 'Self-disentanglement', None, 3.923),
-    (4, 't4-4_selfdis-resume_unet_synthhands-mono-64x64.py',
-     'Self-disentanglement + resume (**)', 3, 3.864),
-    (5, 't4-5_selfdis-no-estimator-detach_unet_synthhands-mono-64x64.py',
-     '(**) + no pose estimator detach', 3, 3.756),
-    (6, 't4-6_selfdis-no-pose-detach_unet_synthhands-mono-64x64.py',
-     '(**) + no pose estimator detach + no pose detach', 3, 3.735),
+    ('1', 't4-1_baseline_unet_synthhands-mono-64x64.py', 'Baseline pose estimator', None,
+     4.174, 1),
+    ('2', 't4-2_autoencoder_unet_synthhands-mono-64x64.py',
+     'Pose estimator + image reconstruction', None, 3.982, 1),
+    ('3', 't4-3_selfdis_unet_synthhands-mono-64x64.py', 'Self-disentanglement', None, 3.923,
+     1),
+    ('4', 't4-4_selfdis-resume_unet_synthhands-mono-64x64.py',
+     'Self-disentanglement + resume (**)', '3', 3.864, 1),
+    ('5', 't4-5_selfdis-no-estimator-detach_unet_synthhands-mono-64x64.py',
+     '(**) + no pose estimator detach', '3', 3.756, 1),
+    ('6', 't4-6_selfdis-no-pose-detach_unet_synthhands-mono-64x64.py',
+     '(**) + no pose estimator detach + no pose detach', '3', 3.735, 1),
+    ('1-long', 't4-1_baseline_unet_synthhands-mono-64x64.py',
+     'Baseline, as many iterations as rows 4-6 (not in the paper)', None, None, 2),
 )
+ROW_IDS = tuple(r[0] for r in ROWS)
 SPLITS = ('test', 'test_shift')
 METRIC_KEYS = ('EPE', 'PCK', 'AUC')
 
@@ -113,24 +131,60 @@ FINAL_TABLES = ('results.csv', 'results.md')
 PARTIAL_TABLES = ('results.partial.md', )
 
 
-def row_config(row: tuple, preset: dict, data_root: str, warm_start: Optional[str]):
-    """The row's config at the preset's scale, on ``data_root``."""
+def row_config(row: tuple, preset: dict, data_root: str, warm_start: Optional[str],
+               budget: int = 1, grad_balance: bool = True, pose_loss: str = 'mse'):
+    """The row's config at the preset's scale (epochs x ``budget``), on ``data_root``.
+
+    ``grad_balance=False`` switches ``SelfDisHead``'s gradient balancing off
+    (the paper's plain sum of the losses) in the rows that have the branch;
+    ``pose_loss='l1'`` trains the heatmaps with the paper's L1 (eq. 1, and
+    eq. 6 through the head) instead of the configs' ``KeypointMSELoss``.
+    """
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(CONFIG_DIR, row[1]))
     apply_options(cfg, preset['options'])
+    cfg.train_cfg.max_epochs = int(cfg.train_cfg.max_epochs) * row[5] * budget
     if preset['heatmap_size']:
         set_heatmap_size(cfg, preset['heatmap_size'])
     set_data_root(cfg, data_root)
+    if not grad_balance and 'selfdis' in cfg.model:
+        cfg.model.selfdis.grad_balance = None
+    if pose_loss == 'l1':
+        cfg.model.head.loss = dict(type='KeypointL1Loss', use_target_weight=True)
+    elif pose_loss != 'mse':
+        raise StudyError(f'pose_loss must be mse or l1, got {pose_loss!r}')
     cfg.load_from = warm_start  # rows 4-6: row 3's weights; rows 1-3: from scratch
     return cfg
 
 
+def last_checkpoint(metrics: dict) -> str:
+    """The last checkpoint a finished row wrote (what rows 4-6 start from).
+
+    MMEngine's ``last_checkpoint`` record in the row's work dir names it; it
+    must be the row's final epoch (``epoch_<its epochs>.pth``), whatever the
+    preset's or budget's epoch count.
+    """
+    want = metrics['checkpoint']
+    record = osp.join(osp.dirname(want), 'last_checkpoint')
+    path = want
+    if osp.isfile(record):
+        with open(record) as f:
+            path = f.read().strip() or want
+    if osp.basename(path) != f'epoch_{metrics["epochs"]}.pth' or not osp.isfile(path):
+        raise StudyError(f'row {metrics["row"]}\'s last checkpoint should be '
+                         f'epoch_{metrics["epochs"]}.pth of its {metrics["epochs"]} epochs, found '
+                         f'{path!r}: retrain row {metrics["row"]} (delete '
+                         f'{osp.dirname(osp.dirname(want))}) before the rows that start from it')
+    return path
+
+
 def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
-            warm_start: Optional[str], index: int, total: int) -> dict:
+            warm_start: Optional[str], index: int, total: int, budget: int = 1,
+            grad_balance: bool = True, pose_loss: str = 'mse') -> dict:
     """Train and evaluate one row (resuming an interrupted run); its metrics."""
     rid, config, name = row[:3]
     row_dir = osp.join(work_dir, 'rows', f'{rid}')
-    cfg = row_config(row, preset, data_root, warm_start)
+    cfg = row_config(row, preset, data_root, warm_start, budget, grad_balance, pose_loss)
     cfg_path, work, ckpt = dump_run(cfg, row_dir)
     epochs = int(cfg.train_cfg.max_epochs)
     t0 = time.time()
@@ -143,7 +197,8 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
     train_seconds = round(time.time() - t0, 1)
     results = evaluate_splits(cfg_path, ckpt, row_dir,
                               {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS)
-    metrics = dict(row=rid, config=config, name=name, epochs=epochs,
+    metrics = dict(row=rid, config=config, name=name, epochs=epochs, budget=budget,
+                   grad_balance=grad_balance and 'selfdis' in cfg.model, pose_loss=pose_loss,
                    total_epochs=epochs * (2 if warm_start else 1), warm_start=warm_start,
                    checkpoint=ckpt, seed=seed, splits=results, train_seconds=train_seconds,
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
@@ -153,54 +208,64 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
     return metrics
 
 
-def read_rows(work_dir: str) -> Dict[int, dict]:
+def read_rows(work_dir: str) -> Dict[str, dict]:
     """``{row id: metrics}`` of the finished rows."""
     out = {}
     for rid, *_ in ROWS:
-        path = osp.join(work_dir, 'rows', str(rid), 'metrics.json')
+        path = osp.join(work_dir, 'rows', rid, 'metrics.json')
         if osp.isfile(path):
             with open(path) as f:
                 out[rid] = json.load(f)
     return out
 
 
-def improvement(metrics: Dict[int, dict], rid: int, split: str) -> Optional[float]:
-    """Relative EPE improvement of row ``rid`` over row 1 in percent (positive: better)."""
-    if 1 not in metrics or rid not in metrics:
+def improvement(metrics: Dict[str, dict], rid, split: str, base_row='1') -> Optional[float]:
+    """Relative EPE improvement of row ``rid`` over ``base_row`` in percent (positive: better)."""
+    rid, base_row = str(rid), str(base_row)
+    if base_row not in metrics or rid not in metrics:
         return None
-    base = metrics[1]['splits'][split]['EPE']
+    base = metrics[base_row]['splits'][split]['EPE']
     return 100.0 * (base - metrics[rid]['splits'][split]['EPE']) / base if base else None
 
 
-def build_tables(metrics: Dict[int, dict]) -> tuple:
-    """``results.csv`` and the markdown table from the finished rows."""
+def build_tables(metrics: Dict[str, dict]) -> tuple:
+    """``results.csv`` and the markdown table from the finished rows.
+
+    "vs 1" compares every row with row 1; "vs 1-long" compares the rows that
+    trained twice as long (4-6) with row 1 trained as long (``1-long``).
+    """
     paper_base = ROWS[0][4]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator='\n')
     w.writerow(['row', 'model', 'epochs', 'split', 'EPE', 'PCK@0.2', 'AUC',
-                'improvement_vs_row1_percent', 'paper_EPE', 'paper_improvement_percent',
-                'train_seconds'])
-    head = ['ID', 'Model', 'Epochs', 'test EPE', 'vs 1', 'test_shift EPE', 'vs 1',
-            'test PCK@0.2', 'test_shift PCK@0.2', 'paper EPE', 'paper vs 1']
+                'improvement_vs_row1_percent', 'improvement_vs_row1long_percent', 'paper_EPE',
+                'paper_improvement_percent', 'grad_balance', 'train_seconds'])
+    head = ['ID', 'Model', 'Epochs', 'test EPE', 'vs 1', 'vs 1-long', 'test_shift EPE', 'vs 1',
+            'vs 1-long', 'test PCK@0.2', 'test_shift PCK@0.2', 'paper EPE', 'paper vs 1']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for rid, _, name, _, paper in ROWS:
-        paper_imp = 100.0 * (paper_base - paper) / paper_base
+    for rid, _, name, warm, paper, _ in ROWS:
         m = metrics.get(rid)
         if m is None:
             continue
+        paper_imp = None if paper is None else 100.0 * (paper_base - paper) / paper_base
+        long_cmp = warm is not None  # rows 4-6 trained as long as 1-long
+        cells = [rid, name, str(m['total_epochs'])]
         for split in SPLITS:
             v = m['splits'][split]
             imp = improvement(metrics, rid, split)
+            imp_long = improvement(metrics, rid, split, '1-long') if long_cmp else None
             w.writerow([rid, name, m['total_epochs'], split, v.get('EPE'), v.get('PCK'),
-                        v.get('AUC'), '' if imp is None else round(imp, 2), paper,
-                        round(paper_imp, 2), m['train_seconds']])
-        cells = [str(rid), name, str(m['total_epochs'])]
-        for split in SPLITS:
-            imp = improvement(metrics, rid, split)
-            cells += [fmt_cell(m['splits'][split]['EPE']),
-                      '–' if rid == 1 or imp is None else f'{imp:+.2f} %']
+                        v.get('AUC'), '' if imp is None else round(imp, 2),
+                        '' if imp_long is None else round(imp_long, 2),
+                        '' if paper is None else paper,
+                        '' if paper_imp is None else round(paper_imp, 2),
+                        m.get('grad_balance', ''), m['train_seconds']])
+            cells += [fmt_cell(v['EPE']),
+                      '–' if rid == '1' or imp is None else f'{imp:+.2f} %',
+                      '–' if imp_long is None else f'{imp_long:+.2f} %']
         cells += [fmt_cell(m['splits'][s].get('PCK')) for s in SPLITS]
-        cells += [f'{paper:.3f}', '–' if rid == 1 else f'{paper_imp:+.2f} %']
+        cells += ['–' if paper is None else f'{paper:.3f}',
+                  '–' if rid == '1' or paper_imp is None else f'{paper_imp:+.2f} %']
         lines.append('| ' + ' | '.join(cells) + ' |')
     return buf.getvalue(), '\n'.join(lines) + '\n'
 
@@ -212,10 +277,13 @@ def write_reports(work_dir: str, command: str, preset_name: str,
     if not metrics:
         return
     csv_text, table = build_tables(metrics)
+    balanced = sorted(r for r, m in metrics.items() if m.get('grad_balance'))
     note = ('EPE: mean distance of the predicted to the true keypoints in pixels of the 64x64 '
-            'crop (the paper\'s "MSE in pixels"); "vs 1": relative EPE improvement over row 1 '
-            '(positive = better). test_shift: backgrounds, lighting and textures no training '
-            'image has. The paper\'s EPE is on its own real monochrome test set.\n')
+            'crop (the paper\'s "MSE in pixels"); "vs 1" / "vs 1-long": relative EPE improvement '
+            'over row 1 / over row 1 trained as long as rows 4-6 (positive = better). '
+            'test_shift: backgrounds, lighting and textures no training image has. The '
+            'paper\'s EPE is on its own real monochrome test set. Gradient balancing of the '
+            f'image branch: {"rows " + ", ".join(balanced) if balanced else "off"}.\n')
     if progress is not None:
         done, total = progress
         md = (f'# Table 4 reproduction, preset {preset_name} (incomplete: {done} of {total} '
@@ -232,11 +300,81 @@ def write_reports(work_dir: str, command: str, preset_name: str,
     remove_files(work_dir, PARTIAL_TABLES)
 
 
+def collect_trend(work_dir: str) -> List[dict]:
+    """Test EPE of every finished row in the ``b<K>x-s<SEED>`` sub-tables of ``work_dir``."""
+    out = []
+    for sub in sorted(os.listdir(work_dir)) if osp.isdir(work_dir) else []:
+        parts = sub.split('-s')
+        if not (sub.startswith('b') and len(parts) == 2 and parts[0].endswith('x')):
+            continue
+        try:
+            budget, seed = int(parts[0][1:-1]), int(parts[1])
+        except ValueError:
+            continue
+        for rid, m in read_rows(osp.join(work_dir, sub)).items():
+            out.append(dict(row=rid, budget=budget, seed=seed, epochs=m['total_epochs'],
+                            **{f'{s}_EPE': m['splits'][s]['EPE'] for s in SPLITS}))
+    return out
+
+
+def write_trend(work_dir: str, command: str) -> Optional[str]:
+    """``trend.{csv,md,png}``: test EPE over training epochs per row (mean ± sd over seeds)."""
+    import statistics
+    runs = collect_trend(work_dir)
+    if not runs:
+        return None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator='\n')
+    w.writerow(['row', 'budget', 'seed', 'epochs'] + [f'{s}_EPE' for s in SPLITS])
+    for r in sorted(runs, key=lambda r: (r['row'], r['budget'], r['seed'])):
+        w.writerow([r['row'], r['budget'], r['seed'], r['epochs']] +
+                   [r[f'{s}_EPE'] for s in SPLITS])
+    atomic_write(osp.join(work_dir, 'trend.csv'), buf.getvalue())
+    groups: Dict[tuple, List[dict]] = {}
+    for r in runs:
+        groups.setdefault((r['row'], r['epochs']), []).append(r)
+    lines = ['| row | epochs | seeds | test EPE (mean ± sd) | test_shift EPE (mean ± sd) |',
+             '|---|---|---|---|---|']
+    curves: Dict[str, List[tuple]] = {}
+    for (rid, epochs), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        cells = []
+        for s in SPLITS:
+            vals = [r[f'{s}_EPE'] for r in rs]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f'{statistics.mean(vals):.3f} ± {sd:.3f}' if len(vals) > 1
+                         else f'{vals[0]:.3f}')
+            if s == 'test':
+                curves.setdefault(rid, []).append((epochs, statistics.mean(vals), sd))
+        lines.append(f'| {rid} | {epochs} | {len(rs)} | {cells[0]} | {cells[1]} |')
+    md = (f'# Table 4 rows over the training budget\n\nCommand: `{command}`\n\n' +
+          '\n'.join(lines) + '\n\n![trend](trend.png)\n')
+    atomic_write(osp.join(work_dir, 'trend.md'), md)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for rid, pts in sorted(curves.items()):
+        pts.sort()
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
+                    marker='o', capsize=3, label=f'row {rid}')
+    ax.set_xlabel('training epochs')
+    ax.set_ylabel('test EPE (px)')
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    png = osp.join(work_dir, 'trend.png')
+    fig.savefig(png + '.tmp.png', dpi=110)
+    plt.close(fig)
+    os.replace(png + '.tmp.png', png)
+    return md
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Reproduce Table 4 (models 1-6: baseline, + image reconstruction, '
-        'self-disentanglement, + resume, + no pose-estimator detach, + no pose detach) on '
-        'the synthetic paired set; EPE on test and test_shift.')
+        'self-disentanglement, + resume, + no pose-estimator detach, + no pose detach; and '
+        '1-long, the baseline trained as long as rows 4-6) on the synthetic paired set; EPE on '
+        'test and test_shift.')
     parser.add_argument('--work-dir', required=True, help='where rows and tables go')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='cpu',
                         help='cpu: the whole table on 2 CPU cores in <= 45 min (default); '
@@ -244,39 +382,43 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', help='an existing SynthHands set (default: render the '
                         'preset\'s set into WORK_DIR/data/synthhands)')
     parser.add_argument('--seed', type=int, default=0, help='seed of every row (default 0)')
-    parser.add_argument('--rows', type=int, nargs='+', default=[r[0] for r in ROWS],
-                        help='rows to train (default: all; rows 4-6 need row 3, trained now or '
-                        'earlier in the same work dir)')
+    parser.add_argument('--rows', nargs='+', default=list(ROW_IDS),
+                        help='rows to train (default: all, 1-6 and 1-long; rows 4-6 need row 3, '
+                        'trained now or earlier in the same work dir)')
+    parser.add_argument('--no-grad-balance', action='store_true',
+                        help='train rows 2-6 with the paper\'s plain sum of the losses '
+                        '(selfdis.grad_balance=None)')
+    parser.add_argument('--pose-loss', choices=('mse', 'l1'), default='mse',
+                        help='heatmap loss of every row: mse (the configs\' KeypointMSELoss, '
+                        'default) or l1 (the paper\'s eq. 1/6, KeypointL1Loss)')
+    parser.add_argument('--budgets', type=int, nargs='+',
+                        help='train at these multiples of the preset\'s epochs, each (and each '
+                        'of --seeds) in WORK_DIR/b<K>x-s<SEED>, and write WORK_DIR/trend.*')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='with or without --budgets: one sub-table per seed (see --budgets)')
     args = parser.parse_args(argv)
-    bad = sorted(set(args.rows) - {r[0] for r in ROWS})
+    bad = [r for r in args.rows if r not in ROW_IDS]
     if bad:
-        raise StudyError(f'--rows: Table 4 has rows 1-6, got {bad}')
+        raise StudyError(f'--rows: Table 4 has rows 1-6 (and 1-long), got {bad}')
+    if args.budgets is not None and any(b < 1 for b in args.budgets):
+        raise StudyError(f'--budgets: multiples of the preset\'s epochs, integers >= 1, got '
+                         f'{args.budgets}')
     return args
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    import mmselfdis  # noqa: F401  (registers components)
-
-    args = parse_args(argv)
-    work_dir = osp.abspath(args.work_dir)
+def run_table(args: argparse.Namespace, work_dir: str, data_root: Optional[str], seed: int,
+              budget: int, command: str) -> None:
+    """Train and evaluate the chosen rows into ``work_dir`` (one table)."""
     preset = PRESETS[args.preset]
-    if args.data_root is not None and not osp.isfile(
-            osp.join(args.data_root, 'annotations', 'test_shift.json')):
-        raise StudyError(f'--data-root {args.data_root} is not a SynthHands set (no '
-                         f'annotations/test_shift.json); render one with '
-                         f'tools/make_synthhands.py or leave --data-root out')
     configs = ''.join(open(osp.join(CONFIG_DIR, r[1])).read() for r in ROWS)
-    manifest = dict(preset=args.preset, seed=args.seed, configs_sha=sha16(configs),
-                    data_root=osp.abspath(args.data_root) if args.data_root else 'rendered',
+    manifest = dict(preset=args.preset, seed=seed, configs_sha=sha16(configs),
+                    data_root=osp.abspath(data_root) if data_root else 'rendered',
+                    budget=budget, grad_balance=not args.no_grad_balance,
+                    pose_loss=args.pose_loss,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
-    check_manifest(work_dir, manifest, ('preset', 'seed', 'configs_sha', 'data_root'))
-    command = 'python tools/reproduce_table4.py ' + ' '.join(
-        sys.argv[1:] if argv is None else list(argv))
-
-    t_start = time.time()
-    if args.data_root:
-        data_root = osp.abspath(args.data_root)
-    else:
+    check_manifest(work_dir, manifest, ('preset', 'seed', 'configs_sha', 'data_root', 'budget',
+                                        'grad_balance', 'pose_loss'))
+    if data_root is None:
         data_root = osp.join(work_dir, 'data', 'synthhands')
         if not osp.isfile(osp.join(data_root, 'annotations', 'test_shift.json')):
             print(f'[table4] rendering {preset["data"]["num_poses"]} poses x '
@@ -300,15 +442,47 @@ def main(argv: Optional[List[str]] = None) -> None:
             src = read_rows(work_dir).get(row[3])
             if src is None:
                 raise StudyError(f'row {rid} starts from row {row[3]}, which has not finished')
-            warm = src['checkpoint']
-        run_row(row, preset, work_dir, data_root, args.seed, warm, i + 1, len(rows))
+            warm = last_checkpoint(src)
+        run_row(row, preset, work_dir, data_root, seed, warm, i + 1, len(rows), budget,
+                not args.no_grad_balance, args.pose_loss)
         if i + 1 < len(rows):
             write_reports(work_dir, command, args.preset, progress=(i + 1, len(rows)))
     write_reports(work_dir, command, args.preset)
-    print(f'[table4] done in {(time.time() - t_start) / 60:.1f} min; table: '
-          f'{osp.join(work_dir, "results.md")}', flush=True)
-    with open(osp.join(work_dir, 'results.md')) as f:
-        print(f.read())
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    import mmselfdis  # noqa: F401  (registers components)
+
+    args = parse_args(argv)
+    work_dir = osp.abspath(args.work_dir)
+    preset = PRESETS[args.preset]
+    if args.data_root is not None and not osp.isfile(
+            osp.join(args.data_root, 'annotations', 'test_shift.json')):
+        raise StudyError(f'--data-root {args.data_root} is not a SynthHands set (no '
+                         f'annotations/test_shift.json); render one with '
+                         f'tools/make_synthhands.py or leave --data-root out')
+    command = 'python tools/reproduce_table4.py ' + ' '.join(
+        str(a) for a in (sys.argv[1:] if argv is None else list(argv)))
+    t_start = time.time()
+    data_root = osp.abspath(args.data_root) if args.data_root else None
+    if args.budgets is None and args.seeds is None:
+        run_table(args, work_dir, data_root, args.seed, 1, command)
+        print(f'[table4] done in {(time.time() - t_start) / 60:.1f} min; table: '
+              f'{osp.join(work_dir, "results.md")}', flush=True)
+        with open(osp.join(work_dir, 'results.md')) as f:
+            print(f.read())
+        return
+    if data_root is None:  # one rendered set for every budget and seed
+        data_root = osp.join(work_dir, 'data', 'synthhands')
+        ensure_synthhands(data_root, preset['data'], osp.join(work_dir, 'data.log'))
+    for budget in args.budgets or [1]:
+        for seed in args.seeds or [args.seed]:
+            sub = osp.join(work_dir, f'b{budget}x-s{seed}')
+            print(f'[table4] budget {budget}x, seed {seed}: {sub}', flush=True)
+            run_table(args, sub, data_root, seed, budget, command)
+            write_trend(work_dir, command)
+    print(f'[table4] done in {(time.time() - t_start) / 60:.1f} min', flush=True)
+    print(write_trend(work_dir, command))
 
 
 if __name__ == '__main__':

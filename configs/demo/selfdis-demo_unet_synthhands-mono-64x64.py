@@ -14,7 +14,7 @@
 #   scale (PoseModulatedDecoder: SPADE-style), and the appearance code modulates the
 #   same layers (AdaIN-style), instead of the concatenation [p, a];
 # - the cycle-pose loss is the L1 of the paper's eq. (6) on the heatmaps
-#   (HeatmapL1Loss) instead of the head's MSE, weighted to matter next to the
+#   (KeypointL1Loss) instead of the head's MSE, weighted to matter next to the
 #   image terms;
 # - the discriminator sees each image with the heatmaps of the pose it should
 #   show (gan_condition='pose'), so a mix that copies y is not "real" to it.
@@ -35,7 +35,7 @@ model = dict(
         encoder=dict(pool_grid=2),
         decoder=dict(type='PoseModulatedDecoder'),
         gan_condition='pose',
-        loss_cycle_pose=dict(type='HeatmapL1Loss', loss_weight=10.0)))
+        loss_cycle_pose=dict(type='KeypointL1Loss', use_target_weight=True, loss_weight=10.0)))
 
 train_pipeline = [
     dict(type='LoadImage'),

@@ -8,7 +8,7 @@ from torch import nn
 
 from mmselfdis.models import (AppearanceEncoder, FeatureL1Loss, GANLoss, ImageDecoder,
                               PatchDiscriminator, UNetEncoder, frozen_call)
-from mmselfdis.models.losses import FeatureMatchingLoss, HeatmapL1Loss, ImageL1Loss
+from mmselfdis.models.losses import FeatureMatchingLoss, ImageL1Loss, KeypointL1Loss
 from mmselfdis.models.networks import PoseAppearanceNorm, PoseModulatedDecoder, ResizeConv2d
 
 
@@ -181,7 +181,7 @@ def test_image_l1_loss_is_the_weighted_mean_absolute_error():
         ImageL1Loss()(pred, target[..., :1])
 
 
-def test_heatmap_l1_loss_is_eq6_weighted_per_keypoint():
+def test_keypoint_l1_loss_is_eq6_weighted_per_keypoint():
     pred = torch.zeros(2, 2, 2, 2)
     target = torch.zeros(2, 2, 2, 2)
     pred[0, 0, 0, 0] = 1.0     # sample 0, keypoint 0: mean |d| = 1/4
@@ -189,11 +189,12 @@ def test_heatmap_l1_loss_is_eq6_weighted_per_keypoint():
     pred[1, 1, 1, 1] = -2.0    # sample 1, keypoint 1: mean |d| = 2/4
     weights = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
     expected = 2.0 * (0.25 + 0.0 + 0.0 + 0.5) / 4
-    assert torch.allclose(HeatmapL1Loss(2.0)(pred, target, weights), torch.tensor(expected))
-    assert torch.allclose(HeatmapL1Loss(2.0)(pred, target),
+    loss = KeypointL1Loss(use_target_weight=True, loss_weight=2.0)
+    assert torch.allclose(loss(pred, target, weights), torch.tensor(expected))
+    assert torch.allclose(KeypointL1Loss(loss_weight=2.0)(pred, target),
                           torch.tensor(2.0 * (0.25 + 0.5 + 0.0 + 0.5) / 4))
-    with pytest.raises(ValueError, match='heatmap_size'):
-        HeatmapL1Loss()(pred, target[:, :, :1])
+    with pytest.raises(ValueError, match='differ in shape'):
+        KeypointL1Loss()(pred, target[:, :, :1])
 
 
 def test_feature_matching_loss_is_the_mean_over_layers_and_stops_the_real_gradient():

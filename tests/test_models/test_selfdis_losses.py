@@ -22,7 +22,7 @@ MODULATED = dict(appearance_source='image',
                  decoder=dict(type='PoseModulatedDecoder', base_channels=4, hidden_channels=4),
                  encoder=dict(base_channels=8, max_channels=16, pool_grid=1),
                  gan_condition='pose',
-                 loss_cycle_pose=dict(type='HeatmapL1Loss', loss_weight=3.0),
+                 loss_cycle_pose=dict(type='KeypointL1Loss', use_target_weight=True, loss_weight=3.0),
                  loss_feat_match=dict(type='FeatureMatchingLoss', loss_weight=2.0))
 
 

@@ -13,6 +13,7 @@ from ..losses._weights import check_loss_weight
 from ..networks import PoseModulatedDecoder
 from ..utils import FeatureTap, frozen_call
 from . import probe
+from ..utils.grad_balance import GradBalance
 
 __all__ = ['SelfDisHead']
 
@@ -30,6 +31,7 @@ _OPTIONAL_LOSSES = ('loss_cycle_pose', 'loss_feat_match')
 _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
+_DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=1.0)
 
 
 @MODELS.register_module()
@@ -125,7 +127,7 @@ class SelfDisHead(BaseModule):
         loss_cycle_pose: ``None`` (default): ``L_cycle-pose`` is the pose
             head's own loss times ``cycle_pose_weight``. A loss config on
             ``(heatmaps, target heatmaps, keypoint weights)``, e.g.
-            ``dict(type='HeatmapL1Loss', loss_weight=...)``: the L1 of the
+            ``dict(type='KeypointL1Loss', use_target_weight=True, loss_weight=...)``: the L1 of the
             paper's eq. (6) on ``D_p*(p̂(x))`` against ``x``'s targets.
         loss_feat_match: ``None`` (default) or a loss config on
             (decoded, real) discriminator features, e.g.
@@ -133,6 +135,13 @@ class SelfDisHead(BaseModule):
             reconstructions' discriminator features to those of the inputs.
         loss_paired_img: Swap reconstruction of ``mode='paired'``, default
             ``ImageL1Loss(1.0)``.
+        grad_balance: Keyword arguments of
+            :class:`~mmselfdis.models.utils.GradBalance`, which limits the
+            image branch's gradient on the layers shared with the pose
+            estimator (up to ``appearance_source``); default
+            ``dict(mode='norm', max_ratio=1.0)``: at the shared feature the
+            branch's gradient is scaled to at most the pose gradient's norm.
+            ``None``: the plain sum of the paper.
         init_cfg: Initialisation config.
     """
 
@@ -164,6 +173,7 @@ class SelfDisHead(BaseModule):
                  loss_cycle_pose: OptConfigType = None,
                  loss_feat_match: OptConfigType = None,
                  loss_paired_img: OptConfigType = None,
+                 grad_balance: OptConfigType = _DEFAULT_GRAD_BALANCE,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if mode not in self.MODES:
@@ -219,6 +229,7 @@ class SelfDisHead(BaseModule):
                              'or drop loss_feat_match')
 
         self._tap = FeatureTap(appearance_source_index)
+        self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
         self.image_channels: Optional[int] = None
 
@@ -272,6 +283,8 @@ class SelfDisHead(BaseModule):
 
         if self.appearance_source != 'image':
             self._tap.attach(probe.resolve_source(estimator, self.appearance_source))
+            if self.grad_balance is not None:  # after the tap: the tap keeps the unsplit output
+                self.grad_balance.attach(probe.resolve_source(estimator, self.appearance_source))
         was_training = estimator.training
         estimator.eval()
         try:
@@ -355,6 +368,19 @@ class SelfDisHead(BaseModule):
                        source_channels: int) -> Dict[str, int]:
         """See :func:`mmselfdis.models.heads.probe.default_widths`."""
         return probe.default_widths(pose_channels, num_upsamples, source_channels)
+
+    @staticmethod
+    def _build_grad_balance(cfg: OptConfigType, index: int) -> Optional[GradBalance]:
+        if cfg is None:
+            return None
+        if not isinstance(cfg, dict):
+            raise ValueError(f'selfdis.grad_balance must be a dict (mode, max_ratio) or None, '
+                             f'got {cfg!r}')
+        unknown = sorted(set(cfg) - {'mode', 'max_ratio'})
+        if unknown:
+            raise ValueError(f'selfdis.grad_balance: unknown keys {unknown}; it takes mode '
+                             f"('norm', 'project', 'project_norm') and max_ratio")
+        return GradBalance(index=index, **cfg)
 
     def _check_input_channels(self, module: nn.Module, args: tuple) -> None:
         x = args[0] if args else None
@@ -499,6 +525,8 @@ class SelfDisHead(BaseModule):
             - inputs: ``(N, C, H, W)``
         """
         source = self._source(inputs)
+        if self.grad_balance is not None:
+            source = self.grad_balance.branch_input(source)
         p = self._pose_feature(feats)
         a = self.appearance_encoder(source)
         n = inputs.shape[0]
