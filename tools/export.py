@@ -31,7 +31,6 @@ from mmselfdis.utils.checkpoint import BRANCH_PREFIX  # noqa: E402
 __all__ = ['export', 'export_config', 'strip_state_dict', 'main']
 
 
-
 def _is_plugin_type(registry, type_name: Any) -> bool:
     """Whether ``type_name`` resolves to a class defined by mmselfdis."""
     if not isinstance(type_name, str):
