@@ -49,6 +49,8 @@ SUMMARY_KEYS = (
     ('PCK', 'PCK@0.2 on x', "the model's pose estimator on the test images"),
     ('disent/PCK_mix_truth_ratio', '**PCK_mix / PCK_truth**', 'the headline: how much of '
      "x's pose the judge finds in the mix, relative to the true picture"),
+    ('disent/PCK_mix_gain', '  the same from floor (0) to truth (1)', '(PCK_mix - floor) / '
+     '(PCK_truth - floor)'),
     ('disent/PCK_mix', 'judge PCK@0.2 on mix(x, y)', "x's keypoints that the judge finds in the "
      'mix'),
     ('disent/PCK_truth', '  ceiling: judge on the true render', '(pose x, appearance y) as '

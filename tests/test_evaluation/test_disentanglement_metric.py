@@ -17,7 +17,7 @@ from tests.test_evaluation._helpers import (batches, make_synthhands, onehand_da
 
 POSE = ('PCK_x', 'EPE_x', 'PCK_mix', 'EPE_mix', 'PCK_mix_y', 'PCK_copy_app', 'EPE_copy_app')
 SELF_KEYS = tuple('self_' + k for k in POSE)
-TRUTH_KEYS = ('PCK_truth', 'EPE_truth', 'PCK_mix_truth_ratio')
+TRUTH_KEYS = ('PCK_truth', 'EPE_truth', 'PCK_mix_truth_ratio', 'PCK_mix_gain')
 CODE_KEYS = ('app_recall@1', 'app_recall@5', 'pose_recall@1', 'leak_app_ratio',
              'leak_pose_ratio')
 PAIRED_KEYS = ('paired_L1', 'paired_PSNR', 'paired_SSIM', 'paired_L1_copy_pose',
@@ -152,6 +152,7 @@ def test_mix_copying_the_appearance_image_fails_pose_consistency(model, synth_ba
     assert m['paired_L1'] == pytest.approx(m['paired_L1_copy_app'])
     assert m['PCK_mix_truth_ratio'] == pytest.approx(m['PCK_mix'] / m['PCK_truth'])
     assert m['PCK_mix_truth_ratio'] < 0.6
+    assert m['PCK_mix_gain'] == 0.0  # no better than copying y
 
 
 def test_mix_copying_the_pose_image_fails_appearance_retrieval(model, synth_batches,
@@ -187,6 +188,8 @@ def test_the_true_render_is_the_ceiling(model, synth_batches, monkeypatch):
     assert m['paired_L1'] == 0.0
     if m['PCK_truth'] > 0:
         assert m['PCK_mix_truth_ratio'] == 1.0
+    if m['PCK_truth'] > m['PCK_copy_app']:
+        assert m['PCK_mix_gain'] == 1.0
 
 
 def test_pairs_never_share_a_pose(model, synth_batches):

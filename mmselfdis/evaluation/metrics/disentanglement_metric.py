@@ -86,8 +86,10 @@ class DisentanglementMetric(BaseMetric):
       ``EPE_copy_app`` (on ``y`` itself against ``x``'s keypoints: the floor,
       what a "mix" that copies the appearance image scores). With SynthHands
       data also ``PCK_truth``, ``EPE_truth`` (on the true render of x's pose
-      in y's appearance: the ceiling) and the headline
-      ``PCK_mix_truth_ratio = PCK_mix / PCK_truth``.
+      in y's appearance: the ceiling), the headline
+      ``PCK_mix_truth_ratio = PCK_mix / PCK_truth`` and ``PCK_mix_gain =
+      (PCK_mix - PCK_copy_app) / (PCK_truth - PCK_copy_app)`` (0: no better
+      than copying y, 1: as good as the true render).
     - By the model's **own** pose branch (self-grading; a generator can
       hide x's pose from everyone but itself): ``self_PCK_x``,
       ``self_EPE_x``, ``self_PCK_mix``, ``self_EPE_mix``,
@@ -414,6 +416,10 @@ class DisentanglementMetric(BaseMetric):
             out['EPE_truth'] = epe(kp_truth)
             out['PCK_mix_truth_ratio'] = (out['PCK_mix'] / out['PCK_truth']
                                           if out['PCK_truth'] > 0 else float('nan'))
+            # the same on the scale floor (copy y) = 0, ceiling (true render) = 1
+            span = out['PCK_truth'] - out['PCK_copy_app']
+            out['PCK_mix_gain'] = ((out['PCK_mix'] - out['PCK_copy_app']) / span
+                                   if span > 0 else float('nan'))
         return {prefix + k: v for k, v in out.items()}
 
     @staticmethod
