@@ -5,6 +5,7 @@ import os.path as osp
 from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmpose.registry import TRANSFORMS
 from mmpose.utils.typing import ConfigType, OptConfigType
 
@@ -17,55 +18,22 @@ MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck')
 verdict, which ``MixRatioHook`` counts)."""
 
 
-def load_judge(config: Union[str, ConfigType], checkpoint: str, device: str = 'cpu'):
-    """A plain pose estimator (the judge of mixes), frozen, in eval mode.
-
-    Uses :func:`mmselfdis.utils.load_model`, the project's one checkpoint ->
-    model path; where that is not there yet, the metric's
-    ``load_pose_estimator`` (the same safe loading).
-    """
-    try:
-        from mmselfdis.utils import load_model
-    except ImportError:  # before mmselfdis.utils.load_model exists
-        from mmselfdis.evaluation.metrics.disentanglement_metric import load_pose_estimator
-        model = load_pose_estimator(config, checkpoint).to(device)
-    else:
-        model = load_model(config, checkpoint, device)
-    return model.eval().requires_grad_(False)
+def load_judge(config: str, checkpoint: str, device: str = 'cpu'):
+    """The judge of mixes, frozen: :func:`mmselfdis.evaluation.judge.load_judge`
+    (a plain pose estimator trained on real images; a generator is refused)."""
+    from mmselfdis.evaluation.judge import load_judge as _load_judge
+    return _load_judge(config, checkpoint, device)
 
 
 def _crop_keypoints(model, img: np.ndarray, flip_indices: Optional[list] = None) -> np.ndarray:
-    """``(K, 2)`` keypoints that ``model`` predicts on a crop, in crop pixels.
-
-    The model's own ``test_step`` runs (its data preprocessor, and its flip
-    test when it has one and ``flip_indices`` are given) with metainfo that
-    maps the crop onto itself, so its back-projection is the identity.
-    """
-    import torch
-    from mmengine.structures import InstanceData
-    from mmpose.structures import PoseDataSample
-
-    h, w = img.shape[:2]
+    """``(K, 2)`` keypoints that ``model`` predicts on one crop, in crop pixels
+    (:func:`mmselfdis.evaluation.judge.predict_crop_keypoints`; its flip test,
+    when its config has one, needs the dataset's ``flip_indices``)."""
+    from mmselfdis.evaluation.judge import predict_crop_keypoints
     chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
-    sample = PoseDataSample()
-    sample.set_metainfo(dict(input_size=(w, h), input_center=np.array([w / 2, h / 2]),
-                             input_scale=np.array([w, h], np.float32),
-                             flip_indices=flip_indices))
-    sample.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], np.float32),
-                                       bbox_scores=np.ones(1, np.float32))
-    test_cfg = getattr(model, 'test_cfg', None)
-    flip = test_cfg.get('flip_test', False) if isinstance(test_cfg, dict) else False
-    flip = flip and flip_indices is None
-    if flip:
-        model.test_cfg['flip_test'] = False  # no flip indices for a bare crop
-    try:
-        with torch.no_grad():
-            pred = model.test_step(dict(inputs=[torch.from_numpy(np.ascontiguousarray(chw))],
-                                        data_samples=[sample]))[0]
-    finally:
-        if flip:
-            model.test_cfg['flip_test'] = True
-    return np.asarray(pred.pred_instances.keypoints, np.float64)[0, :, :2]
+    with torch.no_grad():
+        return predict_crop_keypoints(model, torch.from_numpy(np.ascontiguousarray(chw))[None],
+                                      [flip_indices])[0]
 
 
 def judge_found(pred: np.ndarray, results: Dict, thr: float) -> np.ndarray:
