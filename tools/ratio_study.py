@@ -775,7 +775,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                             'metrics.json')
             with open(base) as f:
                 judged_by = json.load(f)
-            judge = dict(config=judged_by['config'], checkpoint=judged_by['checkpoint'])
+            judge = dict(config=judged_by.get('config',
+                                              osp.join(osp.dirname(base), 'config.py')),
+                         checkpoint=judged_by['checkpoint'])
         remove_stale_tables(work_dir, FINAL_TABLES, 'ratio_study', 'arms')
         t0 = time.time()
         print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
