@@ -5,7 +5,10 @@ from typing import Dict, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-__all__ = ['BranchShapes', 'default_widths', 'first_conv', 'resolve_source', 'check_shapes']
+__all__ = [
+    'BranchShapes', 'log2_ratio', 'default_widths', 'first_conv', 'resolve_source',
+    'check_preprocessor_channels', 'check_shapes'
+]
 
 
 class BranchShapes(NamedTuple):
