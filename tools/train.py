@@ -17,7 +17,8 @@ import mmselfdis  # noqa: E402,F401  (registers components; safe checkpoint load
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
-from mmselfdis.utils import check_custom_imports, run_cli, setup_launcher  # noqa: E402
+from mmselfdis.utils import (check_custom_imports, run_cli, setup_launcher,  # noqa: E402
+                             shutdown_distributed)
 
 
 #: What --amp turns each optim wrapper type into.
@@ -124,6 +125,7 @@ def main(argv=None):
         cfg.model.setdefault('data_preprocessor', cfg.get('preprocess_cfg', {}))
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':
