@@ -1,4 +1,4 @@
-"""Training steps per second of a config, with thread and memory-format options."""
+"""Training steps per second of a config, with thread and memory-format options.
 
 Builds the model of CONFIG (default: the demo's), feeds it a fixed random
 batch shaped like its training data (images, heatmap targets, keypoint
