@@ -56,7 +56,6 @@ import datetime
 import glob
 import io
 import json
-import os
 import os.path as osp
 import re
 import sys
@@ -68,8 +67,9 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
-                                   evaluate_splits, fmt_cell, micro_options, remove_files,
-                                   remove_stale_tables, set_data_root, sha16, train_run)
+                                   evaluate_splits, fmt_seeds, mean_sd, micro_options,
+                                   remove_files, remove_stale_tables, set_data_root, sha16,
+                                   train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
@@ -239,13 +239,6 @@ def pick_combined_ratio(metrics: Dict[str, dict], choice: str) -> float:
     return min(pool, key=key)['ratio']
 
 
-def _mean_sd(values: Sequence[float]) -> Tuple[float, float]:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, (sum((v - mean)**2 for v in values) / (len(values) - 1))**0.5
-
-
 def paired_changes(arm: dict, base: Optional[dict], split: str) -> List[float]:
     """Per-seed EPE change (%) of an aggregated arm against r = 0 of the SAME seed."""
     if base is None:
@@ -295,12 +288,7 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
     def cell(m: dict, split: str, key: str) -> str:
         vals = [m['per_seed'][s][split][key] for s in m['seeds']
                 if key in m['per_seed'][s].get(split, {})]
-        if not vals:
-            return '–'
-        if len(vals) == 1:
-            return fmt_cell(vals[0])
-        mean, sd = _mean_sd(vals)
-        return f'{mean:.3f} ± {sd:.3f}'
+        return fmt_seeds(vals) if vals else '–'
 
     def change_cell(m: dict, split: str) -> str:
         ch = paired_changes(m, base, split)
@@ -308,7 +296,7 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
             return '–'
         if len(ch) == 1:
             return f'{ch[0]:+.1f} %'
-        mean, sd = _mean_sd(ch)
+        mean, sd = mean_sd(ch)
         return f'{mean:+.1f} ± {sd:.1f} % ({sum(c < 0 for c in ch)}/{len(ch)} lower)'
 
     head = ['arm', 'r', 'aug', 'seeds']

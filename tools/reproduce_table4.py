@@ -67,8 +67,9 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, dump_run, ensure_synthhands, evaluate_splits,
-                                   fmt_cell, micro_options, remove_files, remove_stale_tables,
-                                   set_data_root, set_heatmap_size, sha16, train_run)
+                                   fmt_cell, fmt_seeds, mean_sd, micro_options, remove_files,
+                                   remove_stale_tables, set_data_root, set_heatmap_size, sha16,
+                                   train_run)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
 
@@ -319,7 +320,6 @@ def collect_trend(work_dir: str) -> List[dict]:
 
 def write_trend(work_dir: str, command: str) -> Optional[str]:
     """``trend.{csv,md,png}``: test EPE over training epochs per row (mean ± sd over seeds)."""
-    import statistics
     runs = collect_trend(work_dir)
     if not runs:
         return None
@@ -340,11 +340,9 @@ def write_trend(work_dir: str, command: str) -> Optional[str]:
         cells = []
         for s in SPLITS:
             vals = [r[f'{s}_EPE'] for r in rs]
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            cells.append(f'{statistics.mean(vals):.3f} ± {sd:.3f}' if len(vals) > 1
-                         else f'{vals[0]:.3f}')
+            cells.append(fmt_seeds(vals))
             if s == 'test':
-                curves.setdefault(rid, []).append((epochs, statistics.mean(vals), sd))
+                curves.setdefault(rid, []).append((epochs, *mean_sd(vals)))
         lines.append(f'| {rid} | {epochs} | {len(rs)} | {cells[0]} | {cells[1]} |')
     md = (f'# Table 4 rows over the training budget\n\nCommand: `{command}`\n\n' +
           '\n'.join(lines) + '\n\n![trend](trend.png)\n')

@@ -11,9 +11,10 @@ import hashlib
 import math
 import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmengine
 
@@ -61,6 +62,21 @@ def micro_options(deconv_out_channels: Sequence[int]) -> dict:
 def fmt_cell(v: Optional[float], digits: int = 3) -> str:
     """A table cell: ``v`` with ``digits`` decimals, ``–`` for a missing or NaN value."""
     return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.{digits}f}'
+
+
+def mean_sd(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation over seeds (sd 0 for a single value)."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.mean(values), sd
+
+
+def fmt_seeds(values: Sequence[float], digits: int = 3) -> str:
+    """A table cell for one figure over seeds: the value alone for one seed,
+    ``mean ± sd`` for several."""
+    if len(values) == 1:
+        return fmt_cell(values[0], digits)
+    mean, sd = mean_sd(values)
+    return f'{mean:.{digits}f} ± {sd:.{digits}f}'
 
 
 class StudyError(ConfigError):

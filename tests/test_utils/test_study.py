@@ -31,3 +31,13 @@ def test_manifest_refuses_another_study(tmp_path):
     check_manifest(str(tmp_path), dict(seed=0, preset='micro'), keys=('seed', 'preset'))
     with pytest.raises(StudyError, match=r'seed=0 \(this run: 1\)'):
         check_manifest(str(tmp_path), dict(seed=1, preset='micro'), keys=('seed', 'preset'))
+
+
+def test_fmt_seeds_one_value_alone_several_as_mean_and_sample_sd():
+    from mmselfdis.utils.study import fmt_seeds, mean_sd
+    assert fmt_seeds([10.8014]) == '10.801'
+    assert fmt_seeds([float('nan')]) == '–'
+    # 10, 11, 12: mean 11, sample sd 1 (n - 1 in the denominator)
+    assert mean_sd([10.0, 11.0, 12.0]) == (11.0, 1.0)
+    assert fmt_seeds([10.0, 11.0, 12.0]) == '11.000 ± 1.000'
+    assert fmt_seeds([1.0, 2.0], digits=1) == '1.5 ± 0.7'
