@@ -23,6 +23,7 @@ Example::
 
     python tools/demo.py
     python tools/demo.py --work-dir work_dirs/demo_long --epochs 12
+    python tools/demo.py --preset gpu --work-dir work_dirs/demo_gpu   # one large GPU
 """
 import argparse
 import datetime
@@ -39,8 +40,9 @@ sys.path.insert(0, REPO)
 from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
                                         judge_dir, set_judge)
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
-                                   check_manifest, ensure_synthhands, micro_options, run_logged,
-                                   set_data_root, sha16, train_run)
+                                   check_manifest, ensure_synthhands, gpu_loader_options,
+                                   micro_options, run_logged, set_codec, set_data_root, sha16,
+                                   train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
 
@@ -72,6 +74,23 @@ SUMMARY_KEYS = (
 # --micro: seconds instead of minutes (tests of the tool itself)
 _MICRO = micro_options((8, 8))
 
+# --preset gpu: the demo at the paper's width, batch and heatmap size on one large GPU, meant
+# for <= 8 min with the judge; sizes are estimates, not yet timed (docs/results.md)
+GPU_PRESET = dict(
+    num_poses=20000, epochs=12, judge_epochs=6,
+    options={
+        **gpu_loader_options(),
+        'train_dataloader.batch_size': 128,
+        'auto_scale_lr.base_batch_size': 128,
+        'model.backbone.base_channels': 64,
+        'model.head.in_channels': 512,
+        # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions
+        'model.head.deconv_out_channels': (256, 128, 64, 32),
+        'model.head.deconv_kernel_sizes': (2, 2, 2, 2),
+        'default_hooks.logger.interval': 50,
+    },
+    codec=dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(64, 64), sigma=2))
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -79,19 +98,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'briefly, write a swap grid PNG and the disentanglement metrics.')
     parser.add_argument('--work-dir', default='work_dirs/demo',
                         help='where everything goes (default work_dirs/demo)')
-    parser.add_argument('--num-poses', type=int, default=2000,
-                        help='poses to render, 2 appearances each (default 2000)')
+    parser.add_argument('--preset', choices=('cpu', 'gpu'), default='cpu',
+                        help='cpu: the demo config on 2 CPU cores (default); gpu: the paper\'s '
+                        'width (base 64), batch (128) and 64x64 heatmaps on a larger set, for '
+                        'one large GPU (<= 8 min)')
+    parser.add_argument('--num-poses', type=int, default=None,
+                        help='poses to render, 2 appearances each (default 2000; gpu: '
+                        f'{GPU_PRESET["num_poses"]})')
     parser.add_argument('--epochs', type=int, default=None,
-                        help='training epochs (default: the demo config\'s)')
+                        help='training epochs (default: the demo config\'s; gpu: '
+                        f'{GPU_PRESET["epochs"]})')
     parser.add_argument('--seed', type=int, default=0, help='seed (default 0)')
     parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='judge the mixes with this pose estimator (trained on real images '
                         'only) instead of training one on the demo\'s data')
     parser.add_argument('--judge-epochs', type=int, default=None,
-                        help='training epochs of the judge (default 20; 1 with --micro)')
+                        help='training epochs of the judge (default 20; gpu: '
+                        f'{GPU_PRESET["judge_epochs"]}; 1 with --micro)')
     parser.add_argument('--micro', action='store_true',
                         help='a tiny network and batch: seconds, to check the tool works')
     args = parser.parse_args(argv)
+    if args.micro and args.preset != 'cpu':
+        raise StudyError('--micro shrinks the cpu preset\'s networks; leave --preset out')
+    if args.num_poses is None:
+        args.num_poses = GPU_PRESET['num_poses'] if args.preset == 'gpu' else 2000
     if args.num_poses < 20:
         raise StudyError(f'--num-poses must be at least 20 (the test split needs pairs of '
                          f'poses), got {args.num_poses}')
@@ -106,22 +136,32 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def demo_config(args: argparse.Namespace):
+    """The demo config with the preset, ``--epochs`` and ``--micro`` applied."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(DEMO_CONFIG)
+    if args.preset == 'gpu':
+        apply_options(cfg, GPU_PRESET['options'])
+        set_codec(cfg, GPU_PRESET['codec'])
+        cfg.train_cfg.max_epochs = GPU_PRESET['epochs']
+    if args.epochs is not None:
+        cfg.train_cfg.max_epochs = args.epochs
+    if args.micro:
+        apply_options(cfg, _MICRO)
+    return cfg
+
+
 def _stage(i: int, text: str) -> None:
     print(f'\n[demo {i}/5] {text}', flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     import mmselfdis  # noqa: F401  (registers components)
-    from mmengine.config import Config
 
     args = parse_args(argv)
     t0 = time.time()
     work_dir = osp.abspath(args.work_dir)
-    cfg = Config.fromfile(DEMO_CONFIG)
-    if args.epochs is not None:
-        cfg.train_cfg.max_epochs = args.epochs
-    if args.micro:
-        apply_options(cfg, _MICRO)
+    cfg = demo_config(args)
     manifest = dict(config_sha=sha16(cfg.pretty_text), num_poses=args.num_poses,
                     seed=args.seed, micro=args.micro,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
@@ -138,7 +178,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         judge_files = tuple(osp.abspath(f) for f in args.judge)
         _stage(2, f'the judge: {judge_files[1]} (given)')
     else:
-        judge_epochs = args.judge_epochs or (1 if args.micro else JUDGE_EPOCHS)
+        judge_epochs = args.judge_epochs or (1 if args.micro else GPU_PRESET['judge_epochs']
+                                             if args.preset == 'gpu' else JUDGE_EPOCHS)
         _stage(2, f'the judge: a pose estimator trained {judge_epochs} epochs on the real '
                   f'training images only (cached in {osp.relpath(judge_dir(data_root))})')
         t_judge = time.time()
@@ -198,7 +239,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     table = '\n'.join(lines)
     minutes = (time.time() - t0) / 60
     summary = (f'# mmselfdis demo\n\n{args.num_poses} poses x 2 appearances, {epochs} epochs '
-               f'of self-disentanglement (`{osp.relpath(DEMO_CONFIG, REPO)}`), '
+               f'of self-disentanglement (`{osp.relpath(DEMO_CONFIG, REPO)}`, preset '
+               f'{args.preset}; the run\'s config: {osp.relpath(cfg_path)}), '
                f'{minutes:.1f} min in all ({(t_train - t0) / 60:.1f} min to the trained model).'
                f'\n\n{table}\n\nThe judge ({judge_files[1]}) is a pose estimator trained on '
                f'the real training images only; it never saw a mix. A model that has '

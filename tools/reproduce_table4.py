@@ -27,6 +27,10 @@ Presets:
   appearances (4,200 training crops), the configs' narrow UNet (base 16) with
   BatchNorm and 16x16 heatmaps (both make the pose branch learn within the
   budget), 4 epochs per row (rows 4-6: 4 more).
+* ``gpu``: the paper's networks, batch and lr (UNet base 64, 64x64 heatmaps,
+  batch 128, Adam 1e-3) on 20,000 poses x 2 appearances, 2 epochs per row,
+  4 loader workers; meant for <= 8 min on one large GPU, not met on the one
+  H200 run so far (docs/results.md, "The gpu presets").
 * ``paper``: the paper's scale (GPU): 123,034 poses x 2 appearances, the
   full-width UNet (base 64) and heatmap decoder of the configs, 75 epochs at
   batch 128 (rows 4-6: 75 more).
@@ -67,7 +71,8 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    check_manifest, dump_run, ensure_synthhands, evaluate_splits,
-                                   fmt_cell, fmt_seeds, mean_sd, micro_options, remove_files,
+                                   fmt_cell, fmt_seeds, gpu_loader_options, mean_sd,
+                                   micro_options, remove_files,
                                    remove_stale_tables, set_data_root, set_heatmap_size, sha16,
                                    train_run)
 
@@ -99,6 +104,7 @@ _NO_VAL = {
     'train_cfg.val_interval': 10**6,  # every row is evaluated once, at its last epoch
     'default_hooks.checkpoint.save_best': None,
 }
+GPU_POSES, GPU_EPOCHS = 20000, 2  # the gpu preset's set and epochs (estimates, not yet timed)
 PRESETS: Dict[str, dict] = {
     'cpu': dict(
         data=dict(num_poses=3000, appearances=2, seed=0),
@@ -109,6 +115,23 @@ PRESETS: Dict[str, dict] = {
             'train_dataloader.batch_size': 32,
             'model.backbone.norm_cfg': dict(type='BN'),
             'default_hooks.logger.interval': 25,
+        }),
+    # the paper's networks, batch and lr (base 64, 64x64 heatmaps, batch 128, Adam 1e-3) on a
+    # smaller set for fewer epochs, meant for <= 8 min on one large GPU (not met on the one
+    # H200 run so far: tools/run_gpu_presets.sh, docs/results.md)
+    'gpu': dict(
+        data=dict(num_poses=GPU_POSES, appearances=2, seed=0),
+        heatmap_size=None,
+        options={
+            **_NO_VAL,
+            **gpu_loader_options(),
+            'train_cfg.max_epochs': GPU_EPOCHS,
+            'train_dataloader.batch_size': 128,
+            'auto_scale_lr.base_batch_size': 128,
+            'model.backbone.base_channels': 64,
+            'model.head.in_channels': 512,
+            'model.head.deconv_out_channels': (256, 128, 64, 32),
+            'default_hooks.logger.interval': 50,
         }),
     'paper': dict(
         data=dict(num_poses=123034, appearances=2, seed=0),
@@ -376,6 +399,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True, help='where rows and tables go')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='cpu',
                         help='cpu: the whole table on 2 CPU cores in <= 45 min (default); '
+                        'gpu: the paper\'s networks on 20,000 poses for 2 epochs, one large GPU; '
                         'paper: the paper\'s scale, for a GPU; micro: seconds, for tests')
     parser.add_argument('--data-root', help='an existing SynthHands set (default: render the '
                         'preset\'s set into WORK_DIR/data/synthhands)')

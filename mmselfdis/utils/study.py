@@ -24,7 +24,8 @@ __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
     'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
     'remove_files', 'remove_stale_tables', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS',
-    'micro_options', 'dump_run', 'train_run', 'evaluate_splits', 'fmt_cell'
+    'micro_options', 'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
+    'evaluate_splits', 'fmt_cell'
 ]
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -37,6 +38,23 @@ SINGLE_PROCESS_LOADERS = {
     for key, value in (('num_workers', 0), ('persistent_workers', False))
 }
 """Config overrides that load data in the main process (tiny runs: no worker start-up)."""
+
+
+def gpu_loader_options(workers: int = 4) -> dict:
+    """Overrides for the ``gpu`` presets: ``workers`` persistent loader processes per
+    loader, pinned memory, and cuDNN's autotuner (fixed 64x64 inputs).
+
+    One training on a large GPU is bound by the host (Python, kernel launches,
+    the data pipeline), so a preset leaves cores for a second run beside it.
+    """
+    options = {
+        f'{loader}.{key}': value
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+        for key, value in (('num_workers', workers), ('persistent_workers', True),
+                           ('pin_memory', True))
+    }
+    options['env_cfg.cudnn_benchmark'] = True
+    return options
 
 
 def micro_options(deconv_out_channels: Sequence[int]) -> dict:
@@ -195,6 +213,14 @@ def set_data_root(cfg, data_root: Optional[str]) -> None:
         inner_dataset(cfg[loader]['dataset'])['data_root'] = data_root.rstrip('/') + '/'
 
 
+def set_codec(cfg, codec: dict) -> None:
+    """Use ``codec`` in the head and in every ``GenerateTarget`` of the training pipeline."""
+    cfg.model.head.decoder = dict(codec)
+    for step in inner_dataset(cfg.train_dataloader.dataset).pipeline:
+        if step.get('type') == 'GenerateTarget':
+            step['encoder'] = dict(codec)
+
+
 def set_heatmap_size(cfg, size: int) -> None:
     """Use ``size x size`` heatmaps: the head's codec, its deconvolutions, the targets.
 
@@ -209,13 +235,10 @@ def set_heatmap_size(cfg, size: int) -> None:
         raise StudyError(f'heatmap size {size} must divide {old} by a power of two')
     drop = (old // size).bit_length() - 1
     codec['heatmap_size'] = (size, size)
-    head.decoder = codec
     if drop:
         head.deconv_out_channels = tuple(head.deconv_out_channels)[:-drop]
         head.deconv_kernel_sizes = tuple(head.deconv_kernel_sizes)[:-drop]
-    for step in inner_dataset(cfg.train_dataloader.dataset).pipeline:
-        if step.get('type') == 'GenerateTarget':
-            step['encoder'] = dict(codec)
+    set_codec(cfg, codec)
 
 
 def remove_files(work_dir: str, names: Sequence[str]) -> List[str]:

@@ -135,3 +135,39 @@ def test_demo_config_is_the_row_3_method_with_a_coarse_appearance_code():
     assert cfg.model.selfdis.get('detach_pose_feature', True)
     assert cfg.model.selfdis.get('mix_ratio', 0.5) > 0
     assert any(e['type'] == 'DisentanglementMetric' for e in cfg.test_evaluator)
+
+
+def _heatmaps_of(cfg, batch=2):
+    """Build ``cfg.model`` and return the shape of its heatmaps for a 64x64 batch."""
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    import mmselfdis  # noqa: F401
+    init_default_scope('mmpose')
+    model = MODELS.build(cfg.model)
+    model.eval()
+    with torch.no_grad():
+        return tuple(model(torch.zeros(batch, 1, 64, 64), None, mode='tensor').shape)
+
+
+def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
+    t4 = load_tool('reproduce_table4')
+    demo = load_tool('demo')
+    row3 = [r for r in t4.ROWS if r[0] == '3'][0]
+    t4_cfg = t4.row_config(row3, t4.PRESETS['gpu'], '/data/x', None)
+    demo_cfg = demo.demo_config(demo.parse_args(['--preset', 'gpu']))
+    for cfg in (t4_cfg, demo_cfg):
+        assert cfg.model.backbone.base_channels == 64
+        assert cfg.train_dataloader.batch_size == 128
+        assert cfg.train_dataloader.num_workers > 0 and cfg.train_dataloader.pin_memory
+        assert cfg.env_cfg.cudnn_benchmark
+        target = [s for s in cfg.train_dataloader.dataset.pipeline
+                  if s['type'] == 'GenerateTarget'][0]
+        assert target['encoder']['heatmap_size'] == (64, 64)
+        assert _heatmaps_of(cfg) == (2, 21, 64, 64)
+    # the demo's method is kept: only scale changes
+    assert demo_cfg.model.selfdis.decoder.type == 'PoseModulatedDecoder'
+    assert demo_cfg.train_cfg.max_epochs == demo.GPU_PRESET['epochs']
+    with pytest.raises(Exception, match='--micro'):
+        demo.parse_args(['--preset', 'gpu', '--micro'])
