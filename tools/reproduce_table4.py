@@ -64,7 +64,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -156,11 +156,14 @@ PARTIAL_TABLES = ('results.partial.md', )
 
 
 def row_config(row: tuple, preset: dict, data_root: str, warm_start: Optional[str],
-               budget: int = 1, grad_balance: bool = True, pose_loss: str = 'mse'):
+               budget: int = 1, grad_balance: Union[bool, float] = True,
+               pose_loss: str = 'mse'):
     """The row's config at the preset's scale (epochs x ``budget``), on ``data_root``.
 
     ``grad_balance=False`` switches ``SelfDisHead``'s gradient balancing off
-    (the paper's plain sum of the losses) in the rows that have the branch;
+    (the paper's plain sum of the losses) in the rows that have the branch, a
+    number ``r`` caps the branch's gradient at the split at ``r`` times the
+    pose gradient's norm (``grad_balance=dict(mode='norm', max_ratio=r)``);
     ``pose_loss='l1'`` trains the heatmaps with the paper's L1 (eq. 1, and
     eq. 6 through the head) instead of the configs' ``KeypointMSELoss``.
     """
@@ -171,8 +174,10 @@ def row_config(row: tuple, preset: dict, data_root: str, warm_start: Optional[st
     if preset['heatmap_size']:
         set_heatmap_size(cfg, preset['heatmap_size'])
     set_data_root(cfg, data_root)
-    if not grad_balance and 'selfdis' in cfg.model:
+    if grad_balance is False and 'selfdis' in cfg.model:
         cfg.model.selfdis.grad_balance = None
+    elif grad_balance is not True and 'selfdis' in cfg.model:
+        cfg.model.selfdis.grad_balance = dict(mode='norm', max_ratio=float(grad_balance))
     if pose_loss == 'l1':
         cfg.model.head.loss = dict(type='KeypointL1Loss', use_target_weight=True)
     elif pose_loss != 'mse':
@@ -204,7 +209,7 @@ def last_checkpoint(metrics: dict) -> str:
 
 def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
             warm_start: Optional[str], index: int, total: int, budget: int = 1,
-            grad_balance: bool = True, pose_loss: str = 'mse') -> dict:
+            grad_balance: Union[bool, float] = True, pose_loss: str = 'mse') -> dict:
     """Train and evaluate one row (resuming an interrupted run); its metrics."""
     rid, config, name = row[:3]
     row_dir = osp.join(work_dir, 'rows', f'{rid}')
@@ -222,7 +227,8 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
     results = evaluate_splits(cfg_path, ckpt, row_dir,
                               {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS)
     metrics = dict(row=rid, config=config, name=name, epochs=epochs, budget=budget,
-                   grad_balance=grad_balance and 'selfdis' in cfg.model, pose_loss=pose_loss,
+                   grad_balance=grad_balance if 'selfdis' in cfg.model else False,
+                   pose_loss=pose_loss,
                    total_epochs=epochs * (2 if warm_start else 1), warm_start=warm_start,
                    checkpoint=ckpt, seed=seed, splits=results, train_seconds=train_seconds,
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
@@ -301,7 +307,9 @@ def write_reports(work_dir: str, command: str, preset_name: str,
     if not metrics:
         return
     csv_text, table = build_tables(metrics)
-    balanced = sorted(r for r, m in metrics.items() if m.get('grad_balance'))
+    balanced = sorted(r + ('' if m['grad_balance'] is True else
+                           f' (max_ratio {m["grad_balance"]:g})')
+                       for r, m in metrics.items() if m.get('grad_balance'))
     note = ('EPE: mean distance of the predicted to the true keypoints in pixels of the 64x64 '
             'crop (the paper\'s "MSE in pixels"); "vs 1" / "vs 1-long": relative EPE improvement '
             'over row 1 / over row 1 trained as long as rows 4-6 (positive = better). '
@@ -410,6 +418,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-grad-balance', action='store_true',
                         help='train rows 2-6 with the paper\'s plain sum of the losses '
                         '(selfdis.grad_balance=None)')
+    parser.add_argument('--max-ratio', type=float, metavar='R',
+                        help='rows 2-6: cap the image branch\'s gradient at the shared layers '
+                        'at R times the pose gradient\'s norm (selfdis.grad_balance=dict('
+                        'mode=norm, max_ratio=R); default: the configs\' balancing, R = 1)')
     parser.add_argument('--pose-loss', choices=('mse', 'l1'), default='mse',
                         help='heatmap loss of every row: mse (the configs\' KeypointMSELoss, '
                         'default) or l1 (the paper\'s eq. 1/6, KeypointL1Loss)')
@@ -422,10 +434,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bad = [r for r in args.rows if r not in ROW_IDS]
     if bad:
         raise StudyError(f'--rows: Table 4 has rows 1-6 (and 1-long), got {bad}')
+    if args.max_ratio is not None and (args.no_grad_balance or not args.max_ratio > 0):
+        raise StudyError(f'--max-ratio: a number > 0 (and not with --no-grad-balance), got '
+                         f'{args.max_ratio}')
     if args.budgets is not None and any(b < 1 for b in args.budgets):
         raise StudyError(f'--budgets: multiples of the preset\'s epochs, integers >= 1, got '
                          f'{args.budgets}')
     return args
+
+
+def grad_balance_arg(args: argparse.Namespace) -> Union[bool, float]:
+    """``row_config``'s ``grad_balance`` from the command line."""
+    if args.no_grad_balance:
+        return False
+    return True if args.max_ratio is None else float(args.max_ratio)
 
 
 def run_table(args: argparse.Namespace, work_dir: str, data_root: Optional[str], seed: int,
@@ -435,7 +457,7 @@ def run_table(args: argparse.Namespace, work_dir: str, data_root: Optional[str],
     configs = ''.join(open(osp.join(CONFIG_DIR, r[1])).read() for r in ROWS)
     manifest = dict(preset=args.preset, seed=seed, configs_sha=sha16(configs),
                     data_root=osp.abspath(data_root) if data_root else 'rendered',
-                    budget=budget, grad_balance=not args.no_grad_balance,
+                    budget=budget, grad_balance=grad_balance_arg(args),
                     pose_loss=args.pose_loss,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest, ('preset', 'seed', 'configs_sha', 'data_root', 'budget',
@@ -466,7 +488,7 @@ def run_table(args: argparse.Namespace, work_dir: str, data_root: Optional[str],
                 raise StudyError(f'row {rid} starts from row {row[3]}, which has not finished')
             warm = last_checkpoint(src)
         run_row(row, preset, work_dir, data_root, seed, warm, i + 1, len(rows), budget,
-                not args.no_grad_balance, args.pose_loss)
+                grad_balance_arg(args), args.pose_loss)
         if i + 1 < len(rows):
             write_reports(work_dir, command, args.preset, progress=(i + 1, len(rows)))
     write_reports(work_dir, command, args.preset)

@@ -171,3 +171,28 @@ def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
     assert demo_cfg.train_cfg.max_epochs == demo.GPU_PRESET['epochs']
     with pytest.raises(Exception, match='--micro'):
         demo.parse_args(['--preset', 'gpu', '--micro'])
+
+
+def test_table4_max_ratio_sets_the_branch_cap_and_is_checked(tmp_path):
+    t4 = load_tool('reproduce_table4')
+    row1, row3 = [[r for r in t4.ROWS if r[0] == i][0] for i in ('1', '3')]
+    args = t4.parse_args(['--work-dir', str(tmp_path), '--max-ratio', '0.25'])
+    cap = t4.grad_balance_arg(args)
+    assert cap == 0.25
+    cfg = t4.row_config(row3, t4.PRESETS['cpu'], '/data/x', None, grad_balance=cap)
+    assert cfg.model.selfdis.grad_balance == dict(mode='norm', max_ratio=0.25)
+    assert 'selfdis' not in t4.row_config(row1, t4.PRESETS['cpu'], '/data/x', None,
+                                          grad_balance=cap).model
+    assert t4.grad_balance_arg(t4.parse_args(['--work-dir', 'w'])) is True
+    assert t4.grad_balance_arg(t4.parse_args(['--work-dir', 'w', '--no-grad-balance'])) is False
+    for bad in (['--max-ratio', '0'], ['--max-ratio', '0.5', '--no-grad-balance']):
+        with pytest.raises(Exception, match='--max-ratio'):
+            t4.parse_args(['--work-dir', 'w'] + bad)
+    # the table says which cap its rows had
+    _fabricated_row(str(tmp_path), 1, 10.0, 12.0)
+    _fabricated_row(str(tmp_path), 3, 11.0, 12.5)
+    m = json.load(open(tmp_path / 'rows' / '3' / 'metrics.json'))
+    m['grad_balance'] = 0.25
+    json.dump(m, open(tmp_path / 'rows' / '3' / 'metrics.json', 'w'))
+    t4.write_reports(str(tmp_path), 'cmd', 'cpu')
+    assert 'rows 3 (max_ratio 0.25)' in open(tmp_path / 'results.md').read()
