@@ -406,7 +406,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 # ------------------------------------------------------------------ the study
 MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
-                 'schedule', 'judge_min_pck', 'judge_mode')
+                 'schedule', 'judge_min_pck', 'judge_mode', 'consistency')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -422,7 +422,8 @@ PACK_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori
 
 def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                     judge: Optional[dict] = None, judge_min_pck: float = 0.5,
-                    schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop'):
+                    schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop',
+                    consistency: Optional[float] = None):
     """The arm's config: the base with the augmentation after ``TopdownAffine``.
 
     Args:
@@ -435,6 +436,9 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
         judge_mode: ``'drop'`` or ``'mask'`` (see ``MixReconstruct``).
         schedule: ``(start, real_only_last)`` epochs of ``MixRatioHook`` for
             the mixing arms, or ``None`` (mix from the first to the last epoch).
+        consistency: ``loss_weight`` of ``MixConsistencyEstimator`` for the
+            arms that mix another appearance (their heatmaps on each mix pulled
+            towards the model's own on the pose source), or ``None``.
     """
     import copy
 
@@ -477,6 +481,13 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
         hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') != 'MixRatioHook']
         cfg.custom_hooks = hooks + [dict(type='MixRatioHook', start=int(start),
                                          real_only_last=int(last))]
+        if consistency is not None and arm['kind'] != 'reconstruction':
+            if cfg.model.type != 'TopdownPoseEstimator':
+                raise StudyError(f'--consistency turns the TopdownPoseEstimator into a '
+                                 f'MixConsistencyEstimator; the config\'s model is '
+                                 f'{cfg.model.type}')
+            cfg.model.type = 'MixConsistencyEstimator'
+            cfg.model.consistency = dict(loss_weight=float(consistency))
     cfg.custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
     return cfg
 
@@ -635,6 +646,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mixing arms: real images only in the first N epochs (default 0)')
     parser.add_argument('--mix-real-last', type=int, default=0, metavar='M',
                         help='mixing arms: real images only in the last M epochs (default 0)')
+    parser.add_argument('--consistency', type=float, metavar='W',
+                        help='mixing arms: beside x\'s labels, pull the heatmaps on each mix '
+                        'towards the model\'s own on x with weight W (MixConsistencyEstimator)')
     parser.add_argument('--correlation', type=float, metavar='RHO',
                         help='render the preset\'s data as the correlated benchmark '
                         '(make_synthhands.py --correlation RHO; adds test_combo)')
@@ -671,6 +685,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError(f'--judge-min-pck must lie in [0, 1], got {args.judge_min_pck}')
     if args.mix_start < 0 or args.mix_real_last < 0:
         raise StudyError('--mix-start and --mix-real-last must be >= 0')
+    if args.consistency is not None and not args.consistency > 0:
+        raise StudyError(f'--consistency must be a weight > 0, got {args.consistency}')
     if args.correlation is not None and not 0 <= args.correlation <= 1:
         raise StudyError(f'--correlation must lie in [0, 1], got {args.correlation}')
     if args.train_poses is not None and args.train_poses < 1:
@@ -716,6 +732,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     schedule=list(schedule) if schedule else None,
                     judge_min_pck=args.judge_min_pck if args.judged_ratios else None,
                     judge_mode=args.judge_mode if args.judged_ratios else None,
+                    consistency=args.consistency,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -771,7 +788,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
         run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
                 judge_min_pck=args.judge_min_pck, schedule=schedule,
-                judge_mode=args.judge_mode)
+                judge_mode=args.judge_mode, consistency=args.consistency)
         print(f'[ratio_study] {dir_name}: done in {time.time() - t0:.0f} s', flush=True)
         if i + 1 < len(runs):
             write_reports(work_dir, report, command, progress=(i + 1, len(runs)))

@@ -37,8 +37,10 @@ class BatchMixReconstruct(nn.Module):
     of ``eval`` mode, and it is not pickled or deep-copied with the model
     (it is reloaded on first use).
 
-    Each data sample gets the metainfo ``mixed`` (bool) and ``mix_source``
+    Each data sample gets the metainfo ``mixed`` (bool), ``mix_source``
     (``batch_index``, ``img_id``, ``img_path`` of the appearance source, or
+    ``None``) and ``mix_pose_image`` (the sample before mixing, image space,
+    ``(C, H, W)``, for :class:`~mmselfdis.models.MixConsistencyEstimator`; or
     ``None``).
 
     Args:
@@ -133,7 +135,7 @@ class BatchMixReconstruct(nn.Module):
         if n >= 2 and self.prob > 0:
             chosen = torch.rand(n) < self.prob
         for sample in data_samples:
-            sample.set_metainfo(dict(mixed=False, mix_source=None))
+            sample.set_metainfo(dict(mixed=False, mix_source=None, mix_pose_image=None))
         if not bool(chosen.any()):
             return inputs, data_samples
 
@@ -159,6 +161,7 @@ class BatchMixReconstruct(nn.Module):
             src = data_samples[j].metainfo
             data_samples[i].set_metainfo(dict(
                 mixed=True,
+                mix_pose_image=img[i],  # x before mixing, image space (MixConsistencyEstimator)
                 mix_source=dict(batch_index=j, img_id=src.get('img_id'),
                                 img_path=src.get('img_path'), id=src.get('id'))))
         return out, data_samples

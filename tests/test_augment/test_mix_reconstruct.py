@@ -81,6 +81,14 @@ def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator
     expected = mix_images(load_generator(tiny_generator), crops[2]['img'], crops[src_idx]['img'])
     assert expected.dtype == np.uint8
     np.testing.assert_array_equal(out['inputs'][0].numpy(), expected)
+    # the pose source before mixing travels with the sample (MixConsistencyEstimator's x)
+    steps = crop_steps() + [_mix(tiny_generator, prob=1.0),
+                            dict(type='PackPoseInputs', meta_keys=MIX_META_KEYS)]
+    np.random.seed(3)
+    meta = synth_dataset(tiny_synth, steps)[2]['data_samples'].metainfo
+    np.testing.assert_array_equal(meta['mix_pose_image'], crops[2]['img'])
+    steps[-2] = _mix(tiny_generator, prob=0.0)
+    assert synth_dataset(tiny_synth, steps)[2]['data_samples'].metainfo['mix_pose_image'] is None
 
 
 def test_self_policy_is_the_generators_reconstruction(tiny_synth, tiny_generator):

@@ -122,6 +122,23 @@ def test_conventional_judged_and_scheduled_arm_configs(tmp_path):
         study.make_arm_config(base, arms[2], '/gen.pth')
 
 
+def test_consistency_turns_the_mixing_arms_into_mix_consistency_estimators():
+    from mmengine.config import Config
+    study = load_tool('ratio_study')
+    arms = study.arm_list([0, 0.5], False, False, reconstruction=0.25)
+    base = Config.fromfile(STUDY_CFG)
+    r0, r5, recon = (study.make_arm_config(base, a, '/gen.pth', consistency=0.5) for a in arms)
+    assert r5.model.type == 'MixConsistencyEstimator'
+    assert r5.model.consistency == dict(loss_weight=0.5)
+    pack = r5.train_dataloader.dataset.pipeline[-1]
+    assert 'mix_pose_image' in pack['meta_keys']  # the teacher's x reaches the model
+    # no mixes, or no other appearance: the plain estimator
+    assert r0.model.type == recon.model.type == 'TopdownPoseEstimator'
+    assert 'consistency' not in r0.model
+    with pytest.raises(study.StudyError, match='--consistency'):
+        study.parse_args([STUDY_CFG, '--work-dir', 'w', '--consistency', '0'])
+
+
 def test_test_combo_is_evaluated_when_the_data_has_it(tmp_path):
     from mmengine.config import Config
     study = load_tool('ratio_study')

@@ -13,7 +13,7 @@ from .paired_crop import PairedCropTransform
 
 __all__ = ['MixReconstruct', 'MIX_META_KEYS', 'load_judge', 'judge_pck', 'judge_found']
 
-MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck')
+MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck', 'mix_pose_image')
 """Keys to add to ``PackPoseInputs(meta_keys=...)`` to carry the mix mark (and the judge's
 verdict, which ``MixRatioHook`` counts)."""
 
@@ -129,6 +129,9 @@ class MixReconstruct(PairedCropTransform):
     - mix_dropped (bool): a mix was made and the judge rejected it
     - mix_judge_pck (float | None): the judge's PCK on the mix (``None``
       without a judge or when not mixed)
+    - mix_pose_image (np.ndarray | None): the crop before mixing (the pose
+      source ``x``; :class:`~mmselfdis.models.MixConsistencyEstimator`'s
+      teacher reads it), ``None`` when not mixed
 
     Args:
         checkpoint (str): The generator's checkpoint (``tools/train.py`` on a
@@ -287,6 +290,7 @@ class MixReconstruct(PairedCropTransform):
         results['mix_source'] = None
         results['mix_dropped'] = False
         results['mix_judge_pck'] = None
+        results['mix_pose_image'] = None
         if not self.fires():
             return results
         if 'input_size' not in results:
@@ -319,6 +323,7 @@ class MixReconstruct(PairedCropTransform):
                 visible = np.array(results['keypoints_visible'], copy=True)
                 visible[0, missed] = 0
                 results['keypoints_visible'] = visible
+        results['mix_pose_image'] = results['img']  # x before mixing (MixConsistencyEstimator)
         results['img'] = mixed
         results['mixed'] = True
         results['mix_source'] = self.source_of(app)

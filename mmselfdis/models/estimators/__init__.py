@@ -1,4 +1,5 @@
 """Pose estimators."""
+from .mix_consistency import MixConsistencyEstimator
 from .selfdis_estimator import SelfDisPoseEstimator
 
-__all__ = ['SelfDisPoseEstimator']
+__all__ = ['SelfDisPoseEstimator', 'MixConsistencyEstimator']
