@@ -64,7 +64,8 @@ def _plugin_types(cfg: Any, path: str = '') -> List[Tuple[str, str]]:
 def export_config(cfg):
     """The vanilla MMPose config of the exported model.
 
-    ``model`` becomes a ``TopdownPoseEstimator`` without ``selfdis``;
+    ``model`` becomes a ``TopdownPoseEstimator`` without ``selfdis`` (or, for
+    a ``MixConsistencyEstimator``, without ``consistency``);
     ``custom_imports`` is removed (kept only if the model itself still names a
     plugin class, e.g. the ``UNetEncoder`` backbone); datasets defined by
     mmselfdis get their ``metainfo`` written out so MMPose's inference API
@@ -81,10 +82,12 @@ def export_config(cfg):
 
     out = Config(cfg.to_dict(), filename=cfg.filename)
     model = out.model
-    if 'selfdis' not in model:
+    if model.get('type') == 'MixConsistencyEstimator':
+        model.pop('consistency', None)
+    elif 'selfdis' not in model:
         raise ValueError(f'model.type={model.get("type")!r} has no selfdis branch; the config '
-                         f'is not a self-disentanglement config')
-    model.pop('selfdis')
+                         f'is not a self-disentanglement config (nor a MixConsistencyEstimator)')
+    model.pop('selfdis', None)
     model['type'] = 'TopdownPoseEstimator'
     custom_imports = out.pop('custom_imports', None)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -101,8 +104,13 @@ def export_config(cfg):
     return out, leftovers
 
 
+_DROPPED = (BRANCH_PREFIX, 'ema_teacher.')
+"""State-dict prefixes that are not part of the exported pose estimator."""
+
+
 def strip_state_dict(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Drop the auxiliary branch (``selfdis.*``) and DDP's ``module.`` prefix.
+    """Drop the auxiliary branch (``selfdis.*``), an EMA teacher (``ema_teacher.*``) and
+    DDP's ``module.`` prefix.
 
     Args:
         state_dict: The trained model's state dict.
@@ -114,12 +122,13 @@ def strip_state_dict(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Ten
     for key, value in state_dict.items():
         if key.startswith('module.'):
             key = key[len('module.'):]
-        if not key.startswith(BRANCH_PREFIX):
+        if not key.startswith(_DROPPED):
             out[key] = value
     metadata = getattr(state_dict, '_metadata', None)
     if metadata is not None:
         out._metadata = type(metadata)(
-            (k, v) for k, v in metadata.items() if not k.startswith(BRANCH_PREFIX[:-1]))
+            (k, v) for k, v in metadata.items()
+            if not k.startswith(tuple(p[:-1] for p in _DROPPED)))
     return out
 
 
@@ -128,7 +137,8 @@ def export(config: str, checkpoint: str, out_checkpoint: str, force: bool = Fals
     """Export ``checkpoint`` of ``config`` to a vanilla MMPose checkpoint.
 
     Args:
-        config: The training config (with ``selfdis``).
+        config: The training config (with ``selfdis``, or of a
+            ``MixConsistencyEstimator``).
         checkpoint: A checkpoint of that config.
         out_checkpoint: Where to write the exported checkpoint.
         force: Overwrite ``out_checkpoint`` if it exists.
@@ -157,7 +167,7 @@ def export(config: str, checkpoint: str, out_checkpoint: str, force: bool = Fals
     state_dict = ckpt.get('state_dict', ckpt)
     stripped = strip_state_dict(state_dict)
     dropped = len(state_dict) - len(stripped)
-    if dropped == 0:
+    if dropped == 0 and 'selfdis' in cfg.model:
         raise ValueError(f'{checkpoint} holds no {BRANCH_PREFIX}* weights: it is not a '
                          f'checkpoint of a SelfDisPoseEstimator')
     # The exported weights must fit the vanilla model exactly (load_model drops the branch

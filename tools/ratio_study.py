@@ -406,7 +406,8 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 # ------------------------------------------------------------------ the study
 MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
-                 'schedule', 'judge_min_pck', 'judge_mode', 'consistency')
+                 'schedule', 'judge_min_pck', 'judge_mode', 'consistency',
+                 'consistency_teacher')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -423,7 +424,7 @@ PACK_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori
 def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                     judge: Optional[dict] = None, judge_min_pck: float = 0.5,
                     schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop',
-                    consistency: Optional[float] = None):
+                    consistency: Optional[float] = None, teacher: str = 'self'):
     """The arm's config: the base with the augmentation after ``TopdownAffine``.
 
     Args:
@@ -438,7 +439,8 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
             the mixing arms, or ``None`` (mix from the first to the last epoch).
         consistency: ``loss_weight`` of ``MixConsistencyEstimator`` for the
             arms that mix another appearance (their heatmaps on each mix pulled
-            towards the model's own on the pose source), or ``None``.
+            towards the teacher's on the pose source), or ``None``.
+        teacher: ``'self'`` or ``'ema'`` (see ``MixConsistencyEstimator``).
     """
     import copy
 
@@ -487,7 +489,7 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                                  f'MixConsistencyEstimator; the config\'s model is '
                                  f'{cfg.model.type}')
             cfg.model.type = 'MixConsistencyEstimator'
-            cfg.model.consistency = dict(loss_weight=float(consistency))
+            cfg.model.consistency = dict(loss_weight=float(consistency), teacher=teacher)
     cfg.custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
     return cfg
 
@@ -648,7 +650,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mixing arms: real images only in the last M epochs (default 0)')
     parser.add_argument('--consistency', type=float, metavar='W',
                         help='mixing arms: beside x\'s labels, pull the heatmaps on each mix '
-                        'towards the model\'s own on x with weight W (MixConsistencyEstimator)')
+                        'towards a teacher\'s on x with weight W (MixConsistencyEstimator)')
+    parser.add_argument('--consistency-teacher', choices=('self', 'ema'), default='self',
+                        help='the teacher of --consistency: the model itself (default) or an '
+                        'exponential moving average of its weights')
     parser.add_argument('--correlation', type=float, metavar='RHO',
                         help='render the preset\'s data as the correlated benchmark '
                         '(make_synthhands.py --correlation RHO; adds test_combo)')
@@ -733,6 +738,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     judge_min_pck=args.judge_min_pck if args.judged_ratios else None,
                     judge_mode=args.judge_mode if args.judged_ratios else None,
                     consistency=args.consistency,
+                    consistency_teacher=args.consistency_teacher if args.consistency else None,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -788,7 +794,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
         run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
                 judge_min_pck=args.judge_min_pck, schedule=schedule,
-                judge_mode=args.judge_mode, consistency=args.consistency)
+                judge_mode=args.judge_mode, consistency=args.consistency,
+                teacher=args.consistency_teacher)
         print(f'[ratio_study] {dir_name}: done in {time.time() - t0:.0f} s', flush=True)
         if i + 1 < len(runs):
             write_reports(work_dir, report, command, progress=(i + 1, len(runs)))

@@ -129,7 +129,9 @@ def test_consistency_turns_the_mixing_arms_into_mix_consistency_estimators():
     base = Config.fromfile(STUDY_CFG)
     r0, r5, recon = (study.make_arm_config(base, a, '/gen.pth', consistency=0.5) for a in arms)
     assert r5.model.type == 'MixConsistencyEstimator'
-    assert r5.model.consistency == dict(loss_weight=0.5)
+    assert r5.model.consistency == dict(loss_weight=0.5, teacher='self')
+    ema = study.make_arm_config(base, arms[1], '/gen.pth', consistency=1.0, teacher='ema')
+    assert ema.model.consistency == dict(loss_weight=1.0, teacher='ema')
     pack = r5.train_dataloader.dataset.pipeline[-1]
     assert 'mix_pose_image' in pack['meta_keys']  # the teacher's x reaches the model
     # no mixes, or no other appearance: the plain estimator

@@ -70,7 +70,8 @@ def test_no_mix_in_the_batch_gives_zero_and_bad_settings_are_named():
     model = build_model(_cfg())
     inputs, samples = _batch(mixed=(False, False))
     assert float(model.loss(inputs, samples)['loss_consistency']) == 0.0
-    for bad, msg in ((dict(loss_weight=-1), 'loss_weight'), (dict(teacher='ema'), "'self'"),
+    for bad, msg in ((dict(loss_weight=-1), 'loss_weight'), (dict(teacher='mean'), "'self'"),
+                     (dict(teacher='ema', momentum=0), 'momentum'),
                      (dict(weight=1), 'unknown keys')):
         cfg = _cfg()
         cfg['consistency'] = bad
@@ -98,3 +99,45 @@ def test_batch_mix_marks_the_pose_image(tmp_path):
     # and the estimator takes them as x
     x = model.pose_images(samples, [0, 1, 2], out)
     torch.testing.assert_close(x, (imgs - 128.0) / 64.0, atol=1e-4, rtol=0)
+
+
+def test_ema_teacher_averages_the_weights_and_export_drops_it(tmp_path):
+    cfg = _cfg()
+    cfg['consistency'] = dict(loss_weight=1.0, teacher='ema', momentum=0.25)
+    model = build_model(cfg)
+    model.train()
+    inputs, samples = _batch()
+    optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    w = model.head.final_layer.weight
+    ema_w = model.ema_teacher.module['head'].final_layer.weight
+    assert not ema_w.requires_grad
+    loss = sum(v for k, v in model.loss(inputs, samples).items() if k.startswith('loss'))
+    torch.testing.assert_close(ema_w, w.detach())  # the first step copies
+    optim.zero_grad()
+    loss.backward()
+    optim.step()
+    before = ema_w.detach().clone()
+    losses = model.loss(inputs, samples)
+    torch.testing.assert_close(ema_w, 0.75 * before + 0.25 * w.detach())
+    # the teacher's heatmaps are the EMA copy's, not the model's
+    x = model.pose_images(samples, [0, 2], inputs)
+    net = model.ema_teacher.module.eval()
+    with torch.no_grad():
+        expected = net['head'].forward(net['backbone'](x))
+    torch.testing.assert_close(model.teacher_heatmaps(x), expected)
+    assert losses['loss_consistency'] >= 0
+    # export: a plain TopdownPoseEstimator without the EMA copy
+    import importlib.util
+    import os.path as osp
+
+    from mmengine.config import Config
+    from tests.conftest import REPO
+    spec = importlib.util.spec_from_file_location('export', osp.join(REPO, 'tools', 'export.py'))
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    state = model.state_dict()
+    assert any(k.startswith('ema_teacher.') for k in state)
+    stripped = export.strip_state_dict(state)
+    assert stripped and not any(k.startswith('ema_teacher.') for k in stripped)
+    vanilla, _ = export.export_config(Config(dict(model=cfg)))
+    assert vanilla.model.type == 'TopdownPoseEstimator' and 'consistency' not in vanilla.model

@@ -3,10 +3,11 @@ from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.model import ExponentialMovingAverage
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data_preprocessors.image_space import ImageSpace
 
@@ -23,8 +24,13 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
     estimator adds ``loss_consistency``: the weighted mean squared difference
     between its heatmaps on the mix and the teacher's heatmaps on ``x`` itself
     (soft labels, as DG-Net's and AdvMix's teachers give). The teacher is the
-    model itself (``teacher='self'``) in eval mode and without gradient, so its
-    pass changes neither the weights nor the BatchNorm statistics.
+    model itself (``teacher='self'``) or an exponential moving average of its
+    backbone, neck and head (``teacher='ema'``, MMEngine's
+    ``ExponentialMovingAverage``: ``avg = (1 - momentum) * avg + momentum *
+    weights`` before every training step, the first step copying the
+    weights; BatchNorm statistics copied), always in eval mode and without
+    gradient, so its pass changes neither the weights nor the statistics of
+    the model that learns. ``tools/export.py`` drops the EMA copy.
 
     ``x`` comes from the data samples' ``mix_pose_image`` metainfo, which
     :class:`~mmselfdis.datasets.transforms.MixReconstruct` and
@@ -34,8 +40,9 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
     nothing; a batch without mixes gives a zero loss.
 
     Args:
-        consistency (dict): ``loss_weight`` (default 1.0) and ``teacher``
-            (``'self'``, the only one implemented).
+        consistency (dict): ``loss_weight`` (default 1.0), ``teacher``
+            (``'self'``, default, or ``'ema'``) and ``momentum`` of the EMA
+            teacher (default 0.001).
         **kwargs: Arguments of ``TopdownPoseEstimator``.
 
     Example::
@@ -46,20 +53,35 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
 
     def __init__(self, *args, consistency: Optional[dict] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        cfg = dict(loss_weight=1.0, teacher='self')
+        cfg = dict(loss_weight=1.0, teacher='self', momentum=0.001)
         unknown = set(consistency or {}) - set(cfg)
         if unknown:
-            raise ValueError(f'MixConsistencyEstimator: consistency takes loss_weight and '
-                             f'teacher, got unknown keys {sorted(unknown)}')
+            raise ValueError(f'MixConsistencyEstimator: consistency takes loss_weight, teacher '
+                             f'and momentum, got unknown keys {sorted(unknown)}')
         cfg.update(consistency or {})
-        if cfg['teacher'] != 'self':
+        if cfg['teacher'] not in ('self', 'ema'):
             raise ValueError(f"MixConsistencyEstimator: teacher must be 'self' (the model in "
-                             f"eval mode, without gradient), got {cfg['teacher']!r}")
+                             f"eval mode, without gradient) or 'ema' (a moving average of its "
+                             f"weights), got {cfg['teacher']!r}")
+        if not 0 < cfg['momentum'] <= 1:
+            raise ValueError(f'MixConsistencyEstimator: consistency.momentum must lie in '
+                             f'(0, 1], got {cfg["momentum"]!r}')
         weight = cfg['loss_weight']
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ValueError(f'MixConsistencyEstimator: consistency.loss_weight must be a '
                              f'number >= 0, got {weight!r}')
         self.consistency_weight = float(weight)
+        self.teacher = cfg['teacher']
+        if self.teacher == 'ema':
+            self.ema_teacher = ExponentialMovingAverage(self._pose_net(),
+                                                        momentum=float(cfg['momentum']))
+
+    def _pose_net(self) -> nn.ModuleDict:
+        """The modules that predict heatmaps (shared, not copied)."""
+        parts = dict(backbone=self.backbone, head=self.head)
+        if self.with_neck:
+            parts['neck'] = self.neck
+        return nn.ModuleDict(parts)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """The head's losses and ``loss_consistency``.
@@ -71,6 +93,8 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
         Returns:
             dict: The losses.
         """
+        if self.teacher == 'ema' and self.training:
+            self.ema_teacher.update_parameters(self._pose_net())
         feats = self.extract_feat(inputs)
         losses = dict()
         if self.with_head:
@@ -120,7 +144,14 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
         return space.to_model(x).to(inputs.dtype)
 
     def teacher_heatmaps(self, x: Tensor) -> Tensor:
-        """The model's own heatmaps on ``x``: eval mode, no gradient, statistics untouched."""
+        """The teacher's heatmaps on ``x``: eval mode, no gradient, statistics untouched."""
+        if self.teacher == 'ema':
+            net = self.ema_teacher.module.eval()
+            with torch.no_grad():
+                feats = net['backbone'](x)
+                if 'neck' in net:
+                    feats = net['neck'](feats)
+                return net['head'].forward(feats)
         was_training = self.training
         self.eval()
         try:
