@@ -12,14 +12,19 @@
 #   MMSELFDIS_VENV        where the venv lives            (default: <repo>/.venv)
 #   MMSELFDIS_WHEELHOUSE  where built wheels are cached   (default: ~/.cache/mmselfdis/wheelhouse)
 #   MMSELFDIS_PYTHON      interpreter used to create it   (default: python3.11, else python3)
+#   MMSELFDIS_TORCH_SPEC, MMSELFDIS_TORCHVISION_SPEC
+#                         another torch/torchvision pair (default torch==2.14.1,
+#                         torchvision==0.29.1), e.g. the one a GPU machine's image has:
+#                         the mmcv wheel is then built against it (and cached under its
+#                         own wheelhouse key) for that machine's Python
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MMSELFDIS_VENV:-$ROOT/.venv}"
 PY_BOOT="${MMSELFDIS_PYTHON:-$(command -v python3.11 || command -v python3)}"
 
-TORCH_SPEC="torch==2.14.1"
-TORCHVISION_SPEC="torchvision==0.29.1"
+TORCH_SPEC="${MMSELFDIS_TORCH_SPEC:-torch==2.14.1}"
+TORCHVISION_SPEC="${MMSELFDIS_TORCHVISION_SPEC:-torchvision==0.29.1}"
 MMCV_VERSION="2.1.0"
 XTCOCO_VERSION="1.14.3"
 OPENMMLAB_SPECS=(mmengine==0.10.7 mmdet==3.3.0 mmpose==1.3.2)
@@ -38,7 +43,8 @@ log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 pip_quiet() { "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
 
 # Everything that decides the environment's content goes into its stamp.
-STAMP_KEY="$(cat "$0" "$ROOT/setup.cfg" 2>/dev/null | sha256sum | cut -c1-16)"
+STAMP_KEY="$( (cat "$0" "$ROOT/setup.cfg"; echo "$TORCH_SPEC $TORCHVISION_SPEC") 2>/dev/null \
+  | sha256sum | cut -c1-16)"
 STAMP="$VENV/.mmselfdis-stamp"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" ]] \
    && "$VENV/bin/python" -c "import mmselfdis" >/dev/null 2>&1; then
