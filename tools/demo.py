@@ -37,6 +37,8 @@ from typing import List, Optional
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mmengine.config import DictAction  # noqa: E402
+
 from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
                                         judge_dir, set_judge)
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
@@ -115,6 +117,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--judge-epochs', type=int, default=None,
                         help='training epochs of the judge (default 20; gpu: '
                         f'{GPU_PRESET["judge_epochs"]}; 1 with --micro)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override settings of the demo config (an A/B arm), e.g. '
+                        'model.selfdis.encoder.grid_upsample=bilinear')
     parser.add_argument('--micro', action='store_true',
                         help='a tiny network and batch: seconds, to check the tool works')
     args = parser.parse_args(argv)
@@ -146,6 +151,8 @@ def demo_config(args: argparse.Namespace):
         cfg.train_cfg.max_epochs = GPU_PRESET['epochs']
     if args.epochs is not None:
         cfg.train_cfg.max_epochs = args.epochs
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     if args.micro:
         apply_options(cfg, _MICRO)
     return cfg

@@ -49,6 +49,43 @@ def test_appearance_encoder_pool_grid_is_constant_within_each_cell():
     torch.testing.assert_close(one(x), a.mean(dim=(2, 3), keepdim=True).expand_as(a))
 
 
+def test_bilinear_grid_is_a_smooth_field_through_the_cell_means():
+    torch.manual_seed(0)
+    grid = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=2,
+                             grid_upsample='bilinear')
+    x = torch.randn(2, 1, 32, 32)
+    g = grid(x)
+    nearest = AppearanceEncoder(1, 6, num_downsamples=2, base_channels=4, pool_grid=2)
+    nearest.load_state_dict(grid.state_dict())
+    cells = nearest(x)[:, :, ::4, ::4]  # the 2x2 cell means
+    torch.testing.assert_close(g, torch.nn.functional.interpolate(
+        cells, size=(8, 8), mode='bilinear', align_corners=False))
+    # no step at the cell border: neighbours across it differ less than the two cells
+    step = (g[:, :, 3, 0] - g[:, :, 4, 0]).abs()
+    assert bool((step < (cells[:, :, 0, 0] - cells[:, :, 1, 0]).abs() + 1e-6).all())
+    with pytest.raises(ValueError, match='grid_upsample'):
+        AppearanceEncoder(1, 6, num_downsamples=2, pool_grid=2, grid_upsample='cubic')
+
+
+def test_modulated_decoder_resizes_the_code_as_told():
+    torch.manual_seed(0)
+    kw = dict(pose_map_channels=3, app_channels=4, out_channels=1, num_upsamples=2,
+              base_channels=4)
+    smooth = PoseModulatedDecoder(**kw, app_resize='bilinear')
+    for name, m in smooth.named_modules():
+        if name.endswith('app_affine'):  # zero at init: let the code act
+            torch.nn.init.normal_(m.weight)
+    block = PoseModulatedDecoder(**kw)
+    block.load_state_dict(smooth.state_dict())
+    maps, app = torch.rand(2, 3, 4, 4), torch.randn(2, 4, 4, 4)
+    assert smooth(maps, app).shape == block(maps, app).shape == (2, 1, 16, 16)
+    assert not torch.allclose(smooth(maps, app), block(maps, app))
+    const = app.mean(dim=(2, 3), keepdim=True).expand_as(app)  # a constant code: same either way
+    torch.testing.assert_close(smooth(maps, const), block(maps, const))
+    with pytest.raises(ValueError, match='app_resize'):
+        PoseModulatedDecoder(**kw, app_resize='area')
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(pool_grid=0), 'pool_grid must be a positive integer'),
     (dict(pool_grid=2.5), 'pool_grid must be a positive integer'),

@@ -41,6 +41,10 @@ class AppearanceEncoder(nn.Module):
             statistics), so the decoder has to take the layout from the pose;
             a coarse grid can also hold where the light or the background
             changes, not where the fingers are.
+        grid_upsample: How the ``pool_grid`` cell means are spread over the
+            code: ``'nearest'`` (each cell's mean repeated, with steps at the
+            cell borders) or ``'bilinear'`` (a smooth field through the cell
+            centres: light changes without edges).
 
     Note:
         - input: ``(N, in_channels, H, W)``
@@ -56,8 +60,13 @@ class AppearanceEncoder(nn.Module):
                  num_convs: int = 2,
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
-                 pool_grid: Optional[int] = None) -> None:
+                 pool_grid: Optional[int] = None,
+                 grid_upsample: str = 'nearest') -> None:
         super().__init__()
+        if grid_upsample not in ('nearest', 'bilinear'):
+            raise ValueError(f"grid_upsample must be 'nearest' or 'bilinear', got "
+                             f"{grid_upsample!r}")
+        self.grid_upsample = grid_upsample
         if num_downsamples < 0:
             raise ValueError(f'num_downsamples must be >= 0, got {num_downsamples}')
         if num_convs < 1:
@@ -110,5 +119,7 @@ class AppearanceEncoder(nn.Module):
                                  f'many positions per side; a is {tuple(size)}: use a smaller '
                                  f'pool_grid')
             cells = F.adaptive_avg_pool2d(a, self.pool_grid)
-            a = F.interpolate(cells, size=size, mode='nearest')
+            a = F.interpolate(cells, size=size, mode='nearest') \
+                if self.grid_upsample == 'nearest' else \
+                F.interpolate(cells, size=size, mode='bilinear', align_corners=False)
         return a

@@ -76,8 +76,10 @@ class _Block(nn.Module):
     """Nearest ×2 + 3×3 conv (or a 3×3 conv), modulation, activation."""
 
     def __init__(self, cin: int, cout: int, upsample: bool, pose_channels: int,
-                 app_channels: int, hidden_channels: int, norm_cfg: ConfigType) -> None:
+                 app_channels: int, hidden_channels: int, norm_cfg: ConfigType,
+                 app_resize: str = 'nearest') -> None:
         super().__init__()
+        self.app_resize = app_resize
         self.conv = ResizeConv2d(cin, cout, bias=False) if upsample else \
             nn.Conv2d(cin, cout, 3, padding=1, bias=False)
         self.mod = PoseAppearanceNorm(cout, pose_channels, app_channels, hidden_channels,
@@ -87,7 +89,8 @@ class _Block(nn.Module):
     def forward(self, x: Tensor, pose: Tensor, app: Tensor) -> Tensor:
         x = self.conv(x)
         size = x.shape[-2:]
-        return self.act(self.mod(x, _resize(pose, size), F.interpolate(app, size=size)))
+        app = F.interpolate(app, size=size) if self.app_resize == 'nearest' else _resize(app, size)
+        return self.act(self.mod(x, _resize(pose, size), app))
 
 
 @MODELS.register_module()
@@ -124,6 +127,9 @@ class PoseModulatedDecoder(nn.Module):
         hidden_channels: Width of the pose net of each modulation.
         norm_cfg: Parameter-free normalisation before each modulation
             (``dict(type='IN')``: per sample, as AdaIN needs).
+        app_resize: How ``a`` is resized to each scale: ``'nearest'`` (blocks
+            of the code's cells) or ``'bilinear'`` (smooth; the pose maps are
+            always resized bilinearly).
 
     Note:
         - pose_maps: ``(N, K, H_hm, W_hm)`` at any size (resized per scale)
@@ -141,8 +147,11 @@ class PoseModulatedDecoder(nn.Module):
                  max_channels: int = 128,
                  num_convs: int = 1,
                  hidden_channels: int = 16,
-                 norm_cfg: ConfigType = dict(type='IN')) -> None:
+                 norm_cfg: ConfigType = dict(type='IN'),
+                 app_resize: str = 'nearest') -> None:
         super().__init__()
+        if app_resize not in ('nearest', 'bilinear'):
+            raise ValueError(f"app_resize must be 'nearest' or 'bilinear', got {app_resize!r}")
         if num_upsamples < 0:
             raise ValueError(f'num_upsamples must be >= 0, got {num_upsamples}')
         if num_convs < 1:
@@ -157,7 +166,7 @@ class PoseModulatedDecoder(nn.Module):
             return min(base_channels * 2**level, max_channels)
 
         kw = dict(pose_channels=pose_map_channels, app_channels=app_channels,
-                  hidden_channels=hidden_channels, norm_cfg=norm_cfg)
+                  hidden_channels=hidden_channels, norm_cfg=norm_cfg, app_resize=app_resize)
         channels = width(max(num_upsamples - 1, 0))
         self.stem = _Block(pose_map_channels + app_channels + pose_feature_channels, channels,
                            False, **kw)
