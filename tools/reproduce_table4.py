@@ -421,7 +421,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--max-ratio', type=float, metavar='R',
                         help='rows 2-6: cap the image branch\'s gradient at the shared layers '
                         'at R times the pose gradient\'s norm (selfdis.grad_balance=dict('
-                        'mode=norm, max_ratio=R); default: the configs\' balancing, R = 1)')
+                        'mode=norm, max_ratio=R); default: the head\'s balancing, R = 0.25)')
     parser.add_argument('--pose-loss', choices=('mse', 'l1'), default='mse',
                         help='heatmap loss of every row: mse (the configs\' KeypointMSELoss, '
                         'default) or l1 (the paper\'s eq. 1/6, KeypointL1Loss)')

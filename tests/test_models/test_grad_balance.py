@@ -118,10 +118,10 @@ def test_balanced_head_scales_only_the_branch_gradient_on_shared_layers(mix_rati
     assert bal.selfdis.grad_balance.last['scale'] == pytest.approx(s, rel=1e-4)
 
 
-def test_default_is_the_norm_cap_at_one_and_eval_is_untouched():
+def test_default_is_the_norm_cap_at_a_quarter_and_eval_is_untouched():
     model = build_model(model_cfg('unet', 1))
     gb = model.selfdis.grad_balance
-    assert (gb.mode, gb.max_ratio) == ('norm', 1.0)
+    assert (gb.mode, gb.max_ratio) == ('norm', 0.25)
     inputs, _ = make_batch(2, channels=1)
     model.eval()
     out = model.backbone.stages[2](model.backbone.stages[1](model.backbone.stages[0](inputs)))
