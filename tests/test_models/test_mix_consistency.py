@@ -66,6 +66,28 @@ def test_teacher_pass_leaves_weights_and_statistics_and_only_the_student_learns(
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)
 
 
+def test_running_statistics_move_exactly_as_for_the_plain_estimator():
+    """The consistency term's passes (teacher on x, head on the mixes) leave BatchNorm's
+    running statistics where the plain estimator's loss leaves them."""
+    cfg = _cfg()
+    cfg['head']['deconv_out_channels'] = (8, 8)  # HeatmapHead: deconv + BN + ReLU
+    model = build_model(cfg)
+    plain_cfg = dict(cfg, type='TopdownPoseEstimator')
+    plain_cfg.pop('consistency')
+    plain = build_model(plain_cfg)
+    plain.load_state_dict(model.state_dict())
+    model.train()
+    plain.train()
+    inputs, samples = _batch()
+    model.loss(inputs, samples)
+    plain.loss(inputs, samples)
+    bns = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert any(n.startswith('head') for n, _ in bns)
+    for name, value in plain.state_dict().items():
+        if 'running' in name:
+            torch.testing.assert_close(model.state_dict()[name], value, msg=name)
+
+
 def test_no_mix_in_the_batch_gives_zero_and_bad_settings_are_named():
     model = build_model(_cfg())
     inputs, samples = _batch(mixed=(False, False))

@@ -10,6 +10,7 @@ from mmpose.utils.typing import SampleList
 from torch import Tensor, nn
 
 from ..data_preprocessors.image_space import ImageSpace
+from ..utils.frozen import frozen_call
 
 __all__ = ['MixConsistencyEstimator']
 
@@ -23,7 +24,9 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
     part of ``x``'s pose those hard labels are partly wrong. Beside them, this
     estimator adds ``loss_consistency``: the weighted mean squared difference
     between its heatmaps on the mix and the teacher's heatmaps on ``x`` itself
-    (soft labels, as DG-Net's and AdvMix's teachers give). The teacher is the
+    (soft labels, as DG-Net's and AdvMix's teachers give). The heatmaps on the
+    mixes come from a second pass of the head over their features that leaves
+    the head's BatchNorm statistics as the pose loss's pass left them. The teacher is the
     model itself (``teacher='self'``) or an exponential moving average of its
     backbone, neck and head (``teacher='ema'``, MMEngine's
     ``ExponentialMovingAverage``: ``avg = (1 - momentum) * avg + momentum *
@@ -112,7 +115,9 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
                if s.metainfo.get('mixed') and s.metainfo.get('mix_pose_image') is not None]
         if not idx or self.consistency_weight == 0:
             return inputs.new_zeros(())
-        student = self.head.forward(tuple(f[idx] for f in feats))
+        # the head's second pass, on the mixes only, trains its weights but must not move its
+        # BatchNorm statistics (head.loss has updated them once, with the whole batch)
+        student = frozen_call(self.head, tuple(f[idx] for f in feats), detach_params=False)
         if not isinstance(student, Tensor) or student.dim() != 4:
             raise TypeError(f'MixConsistencyEstimator needs a heatmap head (forward returns '
                             f'(N, K, H, W)); {type(self.head).__name__} returns '
