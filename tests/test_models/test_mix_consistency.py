@@ -1,4 +1,6 @@
 """MixConsistencyEstimator: heatmaps on a mix pulled towards the model's own on x."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -34,14 +36,14 @@ def test_consistency_is_the_weighted_mse_to_the_models_own_heatmaps_on_x():
     inputs, samples = _batch()
     losses = model.loss(inputs, samples)
     assert set(losses) >= {'loss_kpt', 'loss_consistency'}
-    # by hand: the teacher is the model in eval mode on x, in model space
+    # by hand: the teacher is a copy of the model in training mode (x's batch statistics)
+    # on x, in model space
     idx = [0, 2]
     x = torch.stack([torch.from_numpy(samples[i].metainfo['mix_pose_image'])[None].float()
                      for i in idx])
-    model.eval()
+    copy_ = copy.deepcopy(model).train()
     with torch.no_grad():
-        teacher = model.head.forward(model.extract_feat((x - 128.0) / 64.0))
-    model.train()
+        teacher = copy_.head.forward(copy_.extract_feat((x - 128.0) / 64.0))
     feats = model.extract_feat(inputs)
     student_train = model.head.forward(tuple(f[idx] for f in feats)).detach()
     w = torch.stack([samples[i].gt_instance_labels.keypoint_weights.reshape(-1) for i in idx])
@@ -143,7 +145,7 @@ def test_ema_teacher_averages_the_weights_and_export_drops_it(tmp_path):
     torch.testing.assert_close(ema_w, 0.75 * before + 0.25 * w.detach())
     # the teacher's heatmaps are the EMA copy's, not the model's
     x = model.pose_images(samples, [0, 2], inputs)
-    net = model.ema_teacher.module.eval()
+    net = copy.deepcopy(model.ema_teacher.module).train()
     with torch.no_grad():
         expected = net['head'].forward(net['backbone'](x))
     torch.testing.assert_close(model.teacher_heatmaps(x), expected)

@@ -31,9 +31,13 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
     backbone, neck and head (``teacher='ema'``, MMEngine's
     ``ExponentialMovingAverage``: ``avg = (1 - momentum) * avg + momentum *
     weights`` before every training step, the first step copying the
-    weights; BatchNorm statistics copied), always in eval mode and without
-    gradient, so its pass changes neither the weights nor the statistics of
-    the model that learns. ``tools/export.py`` drops the EMA copy.
+    weights; BatchNorm statistics copied). The teacher runs without gradient
+    and in the student's mode — in training, BatchNorm normalises with the
+    batch of x's statistics, as the student does with the mixes' — and leaves
+    every running statistic as it was. (An eval-mode teacher, whose running
+    statistics lag the batch statistics early in training, gave heatmaps far
+    from the student's and made training diverge: docs/results.md.)
+    ``tools/export.py`` drops the EMA copy.
 
     ``x`` comes from the data samples' ``mix_pose_image`` metainfo, which
     :class:`~mmselfdis.datasets.transforms.MixReconstruct` and
@@ -63,8 +67,8 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
                              f'and momentum, got unknown keys {sorted(unknown)}')
         cfg.update(consistency or {})
         if cfg['teacher'] not in ('self', 'ema'):
-            raise ValueError(f"MixConsistencyEstimator: teacher must be 'self' (the model in "
-                             f"eval mode, without gradient) or 'ema' (a moving average of its "
+            raise ValueError(f"MixConsistencyEstimator: teacher must be 'self' (the model "
+                             f"itself, without gradient) or 'ema' (a moving average of its "
                              f"weights), got {cfg['teacher']!r}")
         if not 0 < cfg['momentum'] <= 1:
             raise ValueError(f'MixConsistencyEstimator: consistency.momentum must lie in '
@@ -149,18 +153,10 @@ class MixConsistencyEstimator(TopdownPoseEstimator):
         return space.to_model(x).to(inputs.dtype)
 
     def teacher_heatmaps(self, x: Tensor) -> Tensor:
-        """The teacher's heatmaps on ``x``: eval mode, no gradient, statistics untouched."""
-        if self.teacher == 'ema':
-            net = self.ema_teacher.module.eval()
-            with torch.no_grad():
-                feats = net['backbone'](x)
-                if 'neck' in net:
-                    feats = net['neck'](feats)
-                return net['head'].forward(feats)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return self.head.forward(self.extract_feat(x))
-        finally:
-            self.train(was_training)
+        """The teacher's heatmaps on ``x``: no gradient, the student's mode, statistics untouched."""
+        net = self.ema_teacher.module if self.teacher == 'ema' else self._pose_net()
+        with torch.no_grad():
+            feats = frozen_call(net['backbone'], x)
+            if 'neck' in net:
+                feats = frozen_call(net['neck'], feats)
+            return frozen_call(net['head'], feats)
