@@ -41,10 +41,10 @@ from mmengine.config import DictAction  # noqa: E402
 
 from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
                                         judge_dir, set_judge)
-from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
-                                   check_manifest, ensure_synthhands, gpu_loader_options,
-                                   micro_options, run_logged, set_codec, set_data_root, sha16,
-                                   train_run)
+from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
+                                   atomic_write, check_manifest, ensure_synthhands,
+                                   gpu_loader_options, micro_options, run_logged, set_codec,
+                                   set_data_root, sha16, train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
 
@@ -82,12 +82,8 @@ GPU_PRESET = dict(
     num_poses=20000, epochs=12, judge_epochs=6,
     options={
         **gpu_loader_options(),
-        'train_dataloader.batch_size': 128,
-        'auto_scale_lr.base_batch_size': 128,
-        'model.backbone.base_channels': 64,
-        'model.head.in_channels': 512,
-        # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions
-        'model.head.deconv_out_channels': (256, 128, 64, 32),
+        **PAPER_NETWORK,
+        # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions (the demo config has two)
         'model.head.deconv_kernel_sizes': (2, 2, 2, 2),
         'default_hooks.logger.interval': 50,
     },

@@ -69,12 +69,11 @@ from typing import Dict, List, Optional, Sequence, Union
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
-                                   check_manifest, dump_run, ensure_synthhands, evaluate_splits,
-                                   fmt_cell, fmt_seeds, gpu_loader_options, mean_sd,
-                                   micro_options, remove_files,
-                                   remove_stale_tables, set_data_root, set_heatmap_size, sha16,
-                                   train_run)
+from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
+                                   atomic_write, check_manifest, dump_run, ensure_synthhands,
+                                   evaluate_splits, fmt_cell, fmt_seeds, gpu_loader_options,
+                                   mean_sd, micro_options, remove_files, remove_stale_tables,
+                                   set_data_root, set_heatmap_size, sha16, train_run)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
 
@@ -125,12 +124,8 @@ PRESETS: Dict[str, dict] = {
         options={
             **_NO_VAL,
             **gpu_loader_options(),
+            **PAPER_NETWORK,
             'train_cfg.max_epochs': GPU_EPOCHS,
-            'train_dataloader.batch_size': 128,
-            'auto_scale_lr.base_batch_size': 128,
-            'model.backbone.base_channels': 64,
-            'model.head.in_channels': 512,
-            'model.head.deconv_out_channels': (256, 128, 64, 32),
             'default_hooks.logger.interval': 50,
         }),
     'paper': dict(
@@ -138,12 +133,8 @@ PRESETS: Dict[str, dict] = {
         heatmap_size=None,
         options={
             **_NO_VAL,
+            **PAPER_NETWORK,
             'train_cfg.max_epochs': 75,
-            'train_dataloader.batch_size': 128,
-            'auto_scale_lr.base_batch_size': 128,
-            'model.backbone.base_channels': 64,
-            'model.head.in_channels': 512,
-            'model.head.deconv_out_channels': (256, 128, 64, 32),
             'default_hooks.logger.interval': 100,
         }),
     'micro': dict(

@@ -24,7 +24,7 @@ __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
     'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
     'remove_files', 'remove_stale_tables', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS',
-    'micro_options', 'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
+    'micro_options', 'PAPER_NETWORK', 'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
     'evaluate_splits', 'fmt_cell'
 ]
 
@@ -38,6 +38,17 @@ SINGLE_PROCESS_LOADERS = {
     for key, value in (('num_workers', 0), ('persistent_workers', False))
 }
 """Config overrides that load data in the main process (tiny runs: no worker start-up)."""
+
+
+PAPER_NETWORK = {
+    'train_dataloader.batch_size': 128,
+    'auto_scale_lr.base_batch_size': 128,
+    'model.backbone.base_channels': 64,
+    'model.head.in_channels': 512,
+    'model.head.deconv_out_channels': (256, 128, 64, 32),
+}
+"""Config overrides for the paper's networks and batch (§4.2): the UNet at base 64 and
+its heatmap decoder, batch 128 (the ``gpu`` and ``paper`` presets of the study tools)."""
 
 
 def gpu_loader_options(workers: int = 4) -> dict:
