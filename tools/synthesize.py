@@ -239,7 +239,11 @@ def main(argv: Optional[List[str]] = None) -> None:
             chunk = pairs[start:start + CHUNK]
             poses = [_crop(dataset, p) for p, _ in chunk]
             apps = [_crop(dataset, a) for _, a in chunk]
-            mixed = mix_images(generator, [r['img'] for r in poses], [r['img'] for r in apps])
+            mixed = mix_images(
+                generator, [r['img'] for r in poses], [r['img'] for r in apps],
+                keypoints=np.stack([np.asarray(r['transformed_keypoints'])[0] for r in poses]),
+                keypoints_visible=np.stack([np.asarray(r['keypoints_visible'])[0]
+                                            for r in poses]))
             for img, pose, app in zip(mixed, poses, apps):
                 writer.add(img, 'mix', pose, app)
             if not args.quiet:

@@ -153,7 +153,10 @@ class BatchMixReconstruct(nn.Module):
         space = self._space(gen, inputs.shape[1])
         with torch.no_grad():
             img = space.to_image(inputs.detach())
-            mixed = mix_images(gen, img[idx], img[app_idx[idx]]).float()
+            maps = None
+            if getattr(gen, 'draws_labels', False):
+                maps = gen.selfdis.sample_label_maps([data_samples[i] for i in idx.tolist()])
+            mixed = mix_images(gen, img[idx], img[app_idx[idx]], pose_maps=maps).float()
             out = inputs.clone()
             out[idx] = space.to_model(mixed).to(inputs.dtype)
         for i in idx.tolist():

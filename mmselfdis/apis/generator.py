@@ -143,8 +143,9 @@ def _check(t: Tensor, info: GeneratorInfo, name: str) -> None:
             f'pipeline, or use a generator trained at this crop size.')
 
 
-def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
-               ) -> Union[np.ndarray, Tensor]:
+def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch,
+               keypoints=None, keypoints_visible=None,
+               pose_maps: Optional[Tensor] = None) -> Union[np.ndarray, Tensor]:
     """Images with the pose of ``pose_imgs`` and the appearance of ``app_imgs``.
 
     THE mixing function of the project: ``D_I([p(pose), a(app)])`` in
@@ -158,6 +159,11 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
             tensor.
         app_imgs: Appearance sources, same layout (a batch of one is used for
             every pose image).
+        keypoints: The pose images' keypoints in crop pixels, ``(N, K, 2)``
+            (or ``(K, 2)`` for one image), with ``keypoints_visible``
+            ``(N, K)``: drawn by a generator trained with
+            ``pose_maps_from='labels'`` (which needs them, or ``pose_maps``:
+            their heatmaps in the pose head's codec); ignored by others.
 
     Returns:
         The mixed images as ``uint8`` in the layout of ``pose_imgs`` (numpy
@@ -176,8 +182,20 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
         raise ValueError(f'{app.shape[0]} appearance images for {pose.shape[0]} pose images; '
                          f'give one per pose image or a single one')
     device = next(generator.parameters()).device
+    kw = {}
+    if getattr(generator, 'draws_labels', False):
+        if keypoints is not None:
+            kpts = np.asarray(keypoints.cpu() if torch.is_tensor(keypoints) else keypoints,
+                              dtype=np.float32)
+            kpts = kpts.reshape(-1, *kpts.shape[-2:])
+            vis = None if keypoints_visible is None else np.asarray(
+                keypoints_visible.cpu() if torch.is_tensor(keypoints_visible)
+                else keypoints_visible, dtype=np.float32).reshape(*kpts.shape[:2], -1)[..., 0]
+            kw = dict(keypoints=kpts, keypoints_visible=vis)
+        elif pose_maps is not None:
+            kw = dict(pose_maps=pose_maps)
     with torch.no_grad():
-        out = generator.mix(pose.to(device), app.to(device))
+        out = generator.mix(pose.to(device), app.to(device), **kw)
     out = out.clamp_(0, 255).round_().to(torch.uint8)
     if kind == 'tensor':
         out = out.to(pose_imgs.device)

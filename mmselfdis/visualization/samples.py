@@ -3,6 +3,7 @@ import copy
 import os.path as osp
 from typing import List, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from torch import Tensor
@@ -78,12 +79,28 @@ def pick_sources(dataset, count: int, offset: float = 0.0) -> List[int]:
     return spread_indices(len(dataset), count, offset)
 
 
+def _crop_keypoints(sample) -> dict:
+    """The sample's keypoints in crop pixels (``{}`` when it has none or no crop)."""
+    from mmselfdis.evaluation.metrics import to_crop
+    meta, gt = sample.metainfo, sample.get('gt_instances')
+    if gt is None or 'keypoints' not in gt or 'input_center' not in meta:
+        return {}
+    kpts = np.asarray(gt.keypoints, np.float64).reshape(-1, 2)
+    crop = to_crop(kpts, np.asarray(meta['input_center'], np.float64).reshape(2),
+                   np.asarray(meta['input_scale'], np.float64).reshape(2),
+                   np.asarray(meta['input_size'], np.float64))
+    vis = np.asarray(gt.keypoints_visible, np.float64).reshape(len(kpts), -1)[:, 0]
+    return dict(keypoints=crop.astype(np.float32), keypoints_visible=vis.astype(np.float32))
+
+
 def load_samples(dataset, indices: Sequence[int]) -> Tuple[Tensor, List[dict]]:
     """Run the dataset pipeline on ``indices``; return the crops and their metainfo.
 
     Returns:
         tuple: ``uint8`` crops ``(N, C, H, W)`` and one metainfo dict per crop
-        (``index``, ``img_path``, ``pose_id`` when the data has it).
+        (``index``, ``img_path``, ``pose_id`` when the data has it, and the
+        crop's ``keypoints`` ``(K, 2)`` in crop pixels with their
+        ``keypoints_visible`` ``(K,)`` when it is labelled).
 
     Raises:
         IndexError: An index is out of range.
@@ -97,8 +114,10 @@ def load_samples(dataset, indices: Sequence[int]) -> Tuple[Tensor, List[dict]]:
         imgs.append(torch.as_tensor(item['inputs']))
         meta = item['data_samples'].metainfo
         raw = meta.get('raw_ann_info') or {}
-        infos.append(dict(index=int(idx), img_path=meta.get('img_path'),
-                          pose_id=raw.get('pose_id', meta.get('pose_id'))))
+        info = dict(index=int(idx), img_path=meta.get('img_path'),
+                    pose_id=raw.get('pose_id', meta.get('pose_id')))
+        info.update(_crop_keypoints(item['data_samples']))
+        infos.append(info)
     shapes = {tuple(t.shape) for t in imgs}
     if len(shapes) != 1:
         raise ValueError(f'the pipeline gives crops of different shapes {sorted(shapes)}; the '

@@ -48,7 +48,17 @@ def to_display(imgs: Tensor, bgr: bool = True) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor) -> Tensor:
+def _grid_keypoints(pose_info: Optional[Sequence[dict]], num_a: int):
+    """Keypoints and visibility of the pose sources, repeated for every appearance row."""
+    if not pose_info or any('keypoints' not in i for i in pose_info):
+        return None, None
+    kpts = np.stack([i['keypoints'] for i in pose_info])
+    vis = np.stack([i['keypoints_visible'] for i in pose_info])
+    return np.tile(kpts, (num_a, 1, 1)), np.tile(vis, (num_a, 1))
+
+
+def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor,
+                pose_info: Optional[Sequence[dict]] = None) -> Tensor:
     """All mixes ``D_I([p(pose_j), a(app_i)])`` in one encode and one decode.
 
     Runs in ``eval()`` and ``no_grad`` (the model's mode is restored).
@@ -57,6 +67,8 @@ def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor) -> Tensor
         model: A :class:`~mmselfdis.models.SelfDisPoseEstimator`.
         pose_imgs: Pose sources (image space).
         app_imgs: Appearance sources (image space).
+        pose_info: The pose sources' metainfo from :func:`load_samples`
+            (their keypoints, for a generator that draws labels).
 
     Returns:
         Mixes in image space, row ``i`` = appearance ``i``, column ``j`` =
@@ -77,7 +89,15 @@ def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor) -> Tensor
             p, a = p[:num_p], a[num_p:]
             p_all = p.repeat(num_a, 1, 1, 1)
             a_all = a.repeat_interleave(num_p, 0)
-            out = model.decode(p_all, a_all)
+            maps = None
+            if getattr(model, 'draws_labels', False):
+                kpts, vis = _grid_keypoints(pose_info, num_a)
+                if kpts is None:
+                    raise ValueError("this generator draws the pose sources' labelled "
+                                     "keypoints: pass pose_info with their keypoints "
+                                     "(load_samples gives them)")
+                maps = model.selfdis.label_maps(kpts, vis)
+            out = model.decode(p_all, a_all, maps)
     finally:
         model.train(was_training)
     return out.clamp(0, 255).round().cpu().view(num_a, num_p, *out.shape[1:])
@@ -189,7 +209,8 @@ def draw_swap_grid(pose: np.ndarray, app: np.ndarray, mixes: np.ndarray, scale: 
 def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int = 3,
               pose_labels: Optional[Sequence[str]] = None,
               app_labels: Optional[Sequence[str]] = None,
-              title: Optional[str] = None) -> np.ndarray:
+              title: Optional[str] = None,
+              pose_info: Optional[Sequence[dict]] = None) -> np.ndarray:
     """Mix every pose source with every appearance source and draw the grid.
 
     Args:
@@ -200,6 +221,8 @@ def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int 
         pose_labels: Captions of the pose sources.
         app_labels: Captions of the appearance sources.
         title: A line above the grid.
+        pose_info: The pose sources' metainfo from :func:`load_samples`
+            (their keypoints, for a generator that draws labels).
 
     Returns:
         The figure, ``uint8`` RGB.
@@ -208,7 +231,7 @@ def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int 
         - pose_imgs: ``(P, C, H, W)``; app_imgs: ``(A, C, H, W)``
         - return: ``(H', W', 3)``
     """
-    mixes = swap_images(model, pose_imgs, app_imgs)
+    mixes = swap_images(model, pose_imgs, app_imgs, pose_info)
     num_a, num_p = mixes.shape[:2]
     mix_disp = to_display(mixes.flatten(0, 1)).reshape(num_a, num_p, *mixes.shape[-2:], 3)
     return draw_swap_grid(to_display(pose_imgs), to_display(app_imgs), mix_disp, scale,

@@ -11,15 +11,22 @@ from tests.test_models._tiny import model_cfg
 
 STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
 
-__all__ = ['save_tiny_generator', 'make_tiny_synthhands', 'crop_steps', 'MIX_META',
+__all__ = ['LABELS_SELFDIS', 'save_tiny_generator', 'make_tiny_synthhands', 'crop_steps', 'MIX_META',
            'synth_dataset', 'load_tool', 'heatmap_codec']
 
 MIX_META = ('id', 'img_id', 'img_path', 'input_size', 'input_center', 'input_scale',
             'flip_indices', 'pose_id', 'mixed', 'mix_source')
 
 
+LABELS_SELFDIS = dict(pose_maps_from='labels',
+                      decoder=dict(type='PoseModulatedDecoder', base_channels=4,
+                                   hidden_channels=4, pose_encoding='limbs'))
+"""A branch that draws the pose image's labelled keypoints (``pose_maps_from='labels'``)."""
+
+
 def save_tiny_generator(path: str, channels: int = 1, num_keypoints: int = 21,
-                        with_cfg: bool = True, seed: int = 0) -> str:
+                        with_cfg: bool = True, seed: int = 0,
+                        selfdis: Optional[dict] = None) -> str:
     """A tiny SelfDisPoseEstimator saved as an MMEngine-style checkpoint.
 
     ``{'state_dict': ..., 'meta': {'cfg': cfg.pretty_text}}`` (64x64 crops).
@@ -28,7 +35,7 @@ def save_tiny_generator(path: str, channels: int = 1, num_keypoints: int = 21,
     from mmengine.registry import init_default_scope
 
     from mmpose.registry import MODELS
-    cfg_model = model_cfg('unet', in_channels=channels)
+    cfg_model = model_cfg('unet', in_channels=channels, selfdis=selfdis)
     cfg_model['head']['out_channels'] = num_keypoints
     cfg = Config(dict(model=cfg_model,
                       custom_imports=dict(imports=['mmselfdis'], allow_failed_imports=False)))

@@ -1,11 +1,18 @@
 import pytest
 
-from ._fixtures import STUDY_CFG, make_tiny_synthhands, save_tiny_generator
+from ._fixtures import LABELS_SELFDIS, STUDY_CFG, make_tiny_synthhands, save_tiny_generator
 
 
 @pytest.fixture(scope='session')
 def tiny_generator(tmp_path_factory):
     return save_tiny_generator(str(tmp_path_factory.mktemp('gen') / 'tiny_generator.pth'))
+
+
+@pytest.fixture(scope='session')
+def tiny_label_generator(tmp_path_factory):
+    """A tiny generator trained to draw the pose image's labelled keypoints."""
+    return save_tiny_generator(str(tmp_path_factory.mktemp('gen') / 'tiny_label_gen.pth'),
+                               selfdis=LABELS_SELFDIS)
 
 
 @pytest.fixture(scope='session')

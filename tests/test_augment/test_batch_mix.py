@@ -120,3 +120,23 @@ def test_default_normalisation_is_the_generators(tiny_generator):
     assert all(s.metainfo['mixed'] for s in out['data_samples'])
     raw = out['inputs'] * 64.0 + 128.0
     np.testing.assert_allclose(raw.numpy(), raw.round().numpy(), atol=1e-3)  # uint8 levels
+
+
+def test_a_label_generator_draws_the_samples_target_heatmaps(tiny_label_generator):
+    model = _pose_model(tiny_label_generator, prob=1.0)
+    data = _data()
+    torch.manual_seed(1)
+    out = model.data_preprocessor(copy.deepcopy(data), training=True)
+    ref = model.data_preprocessor(copy.deepcopy(data), training=False)
+    gen = load_generator(tiny_label_generator)
+    img = ref['inputs'] * STD[0] + MEAN[0]
+    for i, sample in enumerate(out['data_samples']):
+        j = sample.metainfo['mix_source']['batch_index']
+        maps = sample.gt_fields.heatmaps[None]
+        expected = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(),
+                               pose_maps=maps).float() - MEAN[0]) / STD[0]
+        torch.testing.assert_close(out['inputs'][i:i + 1], expected, atol=1 / STD[0] + 1e-4,
+                                   rtol=0)
+        other = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(),
+                            pose_maps=maps.flip(-1)).float() - MEAN[0]) / STD[0]
+        assert (out['inputs'][i:i + 1] - other).abs().mean() > 1e-3

@@ -91,6 +91,27 @@ def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator
     assert synth_dataset(tiny_synth, steps)[2]['data_samples'].metainfo['mix_pose_image'] is None
 
 
+def test_a_label_generator_draws_the_crops_keypoints(tiny_synth, tiny_label_generator):
+    """With pose_maps_from='labels' the mix is drawn from the crop's transformed keypoints."""
+    crops = synth_dataset(tiny_synth, crop_steps())
+    ds = synth_dataset(tiny_synth, _pipeline(tiny_label_generator, prob=1.0))
+    np.random.seed(3)
+    out = ds[2]
+    src_id = out['data_samples'].metainfo['mix_source']['img_id']
+    src_idx = next(j for j in range(len(crops)) if crops.get_data_info(j)['img_id'] == src_id)
+    gen = load_generator(tiny_label_generator)
+    pose, app = crops[2], crops[src_idx]
+    expected = mix_images(gen, pose['img'], app['img'], keypoints=pose['transformed_keypoints'],
+                          keypoints_visible=pose['keypoints_visible'])
+    np.testing.assert_array_equal(out['inputs'][0].numpy(), expected)
+    moved = mix_images(gen, pose['img'], app['img'],
+                       keypoints=pose['transformed_keypoints'][:, ::-1].copy(),
+                       keypoints_visible=pose['keypoints_visible'])
+    assert np.abs(moved.astype(float) - expected).mean() > 0.1
+    with pytest.raises(ValueError, match="pose_maps_from='labels'"):
+        mix_images(gen, pose['img'], app['img'])
+
+
 def test_self_policy_is_the_generators_reconstruction(tiny_synth, tiny_generator):
     """appearance_policy='self': D_I([p(x), a(x)]), labels unchanged, the sample is its source."""
     crops = synth_dataset(tiny_synth, crop_steps())

@@ -271,3 +271,50 @@ def test_judge_from_config_and_checkpoint(model, tmp_path):
     gen = _collect(model, data, judge=dict(config=RES18, checkpoint=ckpt))
     with pytest.raises(JudgeError, match='self-grading'):
         gen.compute_metrics(gen.results)
+
+
+def _labels_model():
+    from tests.test_models._tiny import build_model, model_cfg
+    cfg = model_cfg('unet', in_channels=1, selfdis=dict(
+        pose_maps_from='labels',
+        decoder=dict(type='PoseModulatedDecoder', base_channels=4, hidden_channels=4,
+                     pose_encoding='limbs')))
+    return build_model(cfg).eval()
+
+
+def test_a_generator_that_draws_labels_is_given_the_pose_images_keypoints(synth_batches,
+                                                                          synth_root):
+    """pose_maps_from='labels': the metric and the swap grid mix with x's crop keypoints."""
+    from mmselfdis.visualization import load_samples, swap_images
+    model = _labels_model()
+    calls = []
+    mix = model.mix
+
+    def spy(img_pose, img_app, **kw):
+        calls.append(kw)
+        return mix(img_pose, img_app, **kw)
+
+    model.mix = spy
+    metric = _collect(model, synth_batches)
+    metric.compute_metrics(metric.results)
+    results = metric.results
+    got = np.concatenate([c['keypoints'] for c in calls])
+    want = np.stack([to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+                     for r in results])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_array_equal(np.concatenate([c['keypoints_visible'] for c in calls]),
+                                  np.stack([r['visible'] for r in results]))
+    # the swap grid: one column per pose source, drawn from that source's keypoints
+    dataset = synth_dataset(synth_root, 'train')
+    pose_imgs, pose_info = load_samples(dataset, [0, 2])
+    app_imgs, _ = load_samples(dataset, [1, 3, 5])
+    np.testing.assert_allclose(pose_info[0]['keypoints'], want[0], rtol=1e-5)
+    grid = swap_images(model, pose_imgs, app_imgs, pose_info)
+    assert grid.shape == (3, 2, 1, 64, 64)
+    with torch.no_grad():
+        direct = mix(pose_imgs.float(), app_imgs[1:2].float(),
+                     keypoints=np.stack([i['keypoints'] for i in pose_info]),
+                     keypoints_visible=np.stack([i['keypoints_visible'] for i in pose_info]))
+    torch.testing.assert_close(grid[1], direct.clamp(0, 255).round(), atol=1, rtol=0)
+    with pytest.raises(ValueError, match='pass pose_info'):
+        swap_images(model, pose_imgs, app_imgs)

@@ -9,7 +9,8 @@ from torch import nn
 from mmselfdis.models import (AppearanceEncoder, FeatureL1Loss, GANLoss, ImageDecoder,
                               PatchDiscriminator, UNetEncoder, frozen_call)
 from mmselfdis.models.losses import FeatureMatchingLoss, ImageL1Loss, KeypointL1Loss
-from mmselfdis.models.networks import PoseAppearanceNorm, PoseModulatedDecoder, ResizeConv2d
+from mmselfdis.models.networks import (HAND21_LIMBS, LimbMaps, PoseAppearanceNorm,
+                                      PoseModulatedDecoder, ResizeConv2d, soft_argmax)
 
 
 def test_appearance_encoder_downsamples_to_the_pose_size():
@@ -294,6 +295,80 @@ def test_pose_modulated_decoder_takes_the_pose_feature_only_when_built_for_it():
     assert dec(maps, app, torch.randn(2, 5, 4, 4)).shape == (2, 1, 8, 8)
     with pytest.raises(ValueError, match='pose feature of 5 channels'):
         dec(maps, app)
+
+
+def test_soft_argmax_reads_the_peak_and_its_height():
+    hm = torch.zeros(2, 3, 16, 8)
+    hm[0, 0, 4, 2] = 1.0  # row 4, column 2
+    hm[1, 2, 15, 7] = 0.5
+    points, conf = soft_argmax(hm, beta=200.0)
+    torch.testing.assert_close(points[0, 0], torch.tensor([2.5 / 8, 4.5 / 16]))
+    torch.testing.assert_close(points[1, 2], torch.tensor([7.5 / 8, 15.5 / 16]))
+    assert conf[0, 0] == 1.0 and conf[1, 2] == 0.5 and conf[0, 1] == 0.0
+    # a flat map reads the centre
+    torch.testing.assert_close(points[0, 1], torch.tensor([0.5, 0.5]))
+
+
+def test_limb_maps_draw_segments_between_the_keypoints_at_any_size():
+    maps = LimbMaps(3, limbs=[(0, 1)], sigma=0.05)
+    points = torch.tensor([[[0.25, 0.5], [0.75, 0.5], [0.5, 0.9]]])
+    conf = torch.tensor([[1.0, 0.8, 0.0]])
+    for size in ((8, 8), (64, 64), (32, 16)):
+        out = maps.draw(points, conf, size)
+        assert out.shape == (1, 1 + 3, *size)
+    out = maps.draw(points, conf, (64, 64))
+    limb = out[0, 0]
+    # on the segment: the weaker end's confidence; off it: a Gaussian of the distance
+    assert limb[32, 32] == pytest.approx(0.8 * math.exp(-(0.5 / 64)**2 / (2 * 0.05**2)),
+                                         rel=1e-4)
+    d = (44.5 / 64 - 0.5)
+    assert limb[44, 32] == pytest.approx(0.8 * math.exp(-d**2 / (2 * 0.05**2)), rel=1e-4)
+    assert limb[32, 2] < 1e-3  # beyond the end at x=0.25
+    # each keypoint is a dot times its confidence; the third has none
+    assert out[0, 1].amax() == pytest.approx(1.0, abs=0.03)  # half a pixel off the centre
+    assert out[0, 3].amax() == 0.0
+    # sharp at every size: at 64x64 the line is a few pixels wide
+    assert (limb > 0.4).sum(0).max() <= 8
+
+
+def test_limb_maps_are_differentiable_and_check_their_skeleton():
+    hm = torch.rand(1, 21, 16, 16, requires_grad=True)
+    LimbMaps(21)(hm, (32, 32)).sum().backward()
+    assert hm.grad.abs().sum() > 0
+    assert LimbMaps(21).out_channels == len(HAND21_LIMBS) + 21 == 44
+    with pytest.raises(ValueError, match='keypoint indices in'):
+        LimbMaps(5)  # the hand's skeleton needs 21 keypoints
+    with pytest.raises(ValueError, match='built for 21 keypoints'):
+        LimbMaps(21)(torch.rand(1, 17, 16, 16), (8, 8))
+
+
+@pytest.mark.parametrize('full_resolution', [False, True])
+def test_pose_modulated_decoder_with_limbs_modulates_every_scale(full_resolution):
+    torch.manual_seed(0)
+    dec = PoseModulatedDecoder(pose_map_channels=3, app_channels=4, out_channels=1,
+                               num_upsamples=3, base_channels=4, hidden_channels=4,
+                               pose_encoding='limbs', full_resolution=full_resolution,
+                               limb_cfg=dict(limbs=[(0, 1), (1, 2)]))
+    mods = [m for m in dec.modules() if isinstance(m, PoseAppearanceNorm)]
+    # stem at 2x2, 4x4, 8x8 (and 16x16 with full_resolution); each sees 2 limbs + 3 dots
+    assert len(mods) == (4 if full_resolution else 3)
+    assert all(m.pose_net[0].conv.in_channels == 5 for m in mods)
+    assert isinstance(dec.out_conv, nn.Conv2d) == full_resolution
+    maps, app = torch.rand(1, 3, 16, 16, requires_grad=True), torch.randn(1, 4, 2, 2)
+    for m in mods:
+        nn.init.normal_(m.pose_net[-1].weight, std=0.1)
+    out = dec(maps, app)
+    assert out.shape == (1, 1, 16, 16)
+    out.sum().backward()
+    assert maps.grad.abs().sum() > 0
+    with torch.no_grad():
+        a, b = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)
+        a[0, :, 3, 3] = b[0, :, 12, 12] = 1.0
+        assert (dec(b, app) - dec(a, app)).abs().mean() > 1e-3
+    with pytest.raises(ValueError, match="pose_encoding must be 'heatmaps' or 'limbs'"):
+        PoseModulatedDecoder(3, 4, 1, 1, pose_encoding='skeleton')
+    with pytest.raises(ValueError, match="limb_cfg is used with pose_encoding='limbs' only"):
+        PoseModulatedDecoder(3, 4, 1, 1, limb_cfg=dict(sigma=0.1))
 
 
 def test_discriminator_features_are_those_of_its_forward():

@@ -176,3 +176,66 @@ def test_options_are_checked():
         build_model(model_cfg('resnet', 3, dict(use_gan=False, gan_condition='pose')))
     with pytest.raises(ValueError, match='set by the branch'):
         build_model(model_cfg('resnet', 3, dict(decoder=dict(in_channels=7))))
+
+
+LABELS = dict(MODULATED, pose_maps_from='labels',
+              decoder=dict(type='PoseModulatedDecoder', base_channels=4, hidden_channels=4,
+                           pose_encoding='limbs'))
+
+
+def test_labels_mode_draws_each_images_targets_and_reads_the_mix_in_the_cycle():
+    """pose_maps_from='labels': the reconstruction and the mix draw x's target heatmaps (not
+    the pose model's reading), Ĩ(y) draws y's; the cycle still reads the mix with D_p*."""
+    model, x, samples, losses, spies = _run(LABELS)
+    sd = model.selfdis
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    seen = []
+    hook = sd.image_decoder.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model.loss(x, samples)
+    finally:
+        hook.remove()
+    rec_and_mix, cycle = seen
+    assert torch.equal(rec_and_mix, torch.cat([hm, hm[:M]]))
+    with torch.no_grad():
+        p, a = sd.encode(model, x)
+        mix = sd.decode(p[:M], a[Y], hm[:M])
+        maps_hat = model.head(model.extract_feat(mix))
+    torch.testing.assert_close(cycle[:M], maps_hat, atol=1e-5, rtol=1e-4)  # D_p* on the mix
+    assert torch.equal(cycle[M:], hm[Y])                                  # y's labels
+    pred, target = spies['loss_img'].calls[0]
+    torch.testing.assert_close(pred, sd.decode(p, a, hm), atol=1e-5, rtol=1e-4)
+
+
+def test_labels_mode_mixes_need_keypoints_and_depend_on_them_only():
+    model = build_model(model_cfg('resnet', 3, LABELS))
+    for m in model.modules():
+        if isinstance(m, PoseAppearanceNorm):
+            nn.init.normal_(m.pose_net[-1].weight, std=0.5)
+    model.eval()
+    assert model.draws_labels
+    g = torch.Generator().manual_seed(0)
+    x1, x2, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(3))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 60
+    vis = torch.ones(2, 21).numpy()
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="pose_maps_from='labels'"):
+            model.mix(x1, y)
+        a = model.mix(x1, y, keypoints=kpts, keypoints_visible=vis)
+        # the pose image itself does not enter: only its keypoints (and y's look)
+        torch.testing.assert_close(model.mix(x2, y, keypoints=kpts, keypoints_visible=vis), a)
+        moved = model.mix(x1, y, keypoints=kpts[::-1].copy(), keypoints_visible=vis)
+        assert (moved - a).abs().mean() > 1e-3
+        # the heatmaps it draws are the codec's encoding of the keypoints
+        maps = model.selfdis.label_maps(kpts, vis)
+        want = model.head.decoder.encode(kpts[:1], vis[:1])['heatmaps']
+        torch.testing.assert_close(maps[0], torch.from_numpy(want).float())
+        torch.testing.assert_close(model.mix(x1, y, pose_maps=maps), a)
+
+
+def test_labels_mode_needs_a_pose_map_decoder():
+    with pytest.raises(ValueError, match="pose_maps_from='labels' draws"):
+        build_model(model_cfg('resnet', 3, dict(pose_maps_from='labels')))
+    with pytest.raises(ValueError, match='pose_maps_from must be one of'):
+        build_model(model_cfg('resnet', 3, dict(pose_maps_from='keypoints')))

@@ -310,7 +310,9 @@ class MixReconstruct(PairedCropTransform):
             app = results
         else:
             app = self.second_crop(results)
-        mixed = mix_images(self._generator, results['img'], app['img'])
+        kpts = results.get('transformed_keypoints', results.get('keypoints'))
+        mixed = mix_images(self._generator, results['img'], app['img'],
+                           keypoints=kpts, keypoints_visible=results.get('keypoints_visible'))
         if self.judge is not None:
             pred = _crop_keypoints(self.judge_model, mixed, results.get('flip_indices'))
             pck = judge_pck(pred, results, self.judge_thr)

@@ -75,6 +75,7 @@ class SwapGridHook(Hook):
         self.name = name
         self.log_last = bool(log_last)
         self._pose_imgs: Optional[torch.Tensor] = None
+        self._pose_info: Optional[list] = None
         self._app_imgs: Optional[torch.Tensor] = None
         self._pose_labels: list = []
         self._app_labels: list = []
@@ -95,6 +96,7 @@ class SwapGridHook(Hook):
         app_idx = self.app_indices or pick_sources(dataset, self.num_appearance, 0.5)
         self._pose_imgs, pose_info = load_samples(dataset, pose_idx)
         self._app_imgs, app_info = load_samples(dataset, app_idx)
+        self._pose_info = pose_info
         self._pose_labels = [f'#{i["index"]}' for i in pose_info]
         self._app_labels = [f'#{i["index"]}' for i in app_info]
 
@@ -114,5 +116,6 @@ class SwapGridHook(Hook):
             self.before_train(runner)
         step = runner.iter + 1
         grid = swap_grid(self._model(runner), self._pose_imgs, self._app_imgs, self.scale,
-                         self._pose_labels, self._app_labels, f'{self.name} | iter {step}')
+                         self._pose_labels, self._app_labels, f'{self.name} | iter {step}',
+                         pose_info=self._pose_info)
         runner.visualizer.add_image(self.name, grid, step=step)

@@ -357,11 +357,18 @@ class DisentanglementMetric(BaseMetric):
             acc.setdefault(key, []).append(value)
 
         n = imgs.shape[0]
+        kw = {}
+        if getattr(model, 'draws_labels', False):  # the generator draws x's labelled keypoints
+            crop_kpts = np.stack([to_crop(r['keypoints'], r['center'], r['scale'],
+                                          r['input_size']) for r in results])
+            visible = np.stack([r['visible'] for r in results]).astype(np.float32)
         for start in range(0, n, self.batch_size):
             idx = np.arange(start, min(n, start + self.batch_size))
             x = imgs[idx].to(device).float()
             y = imgs[partner[idx]].to(device).float()
-            mixed = model.mix(x, y).clamp(0, 255).round()
+            if getattr(model, 'draws_labels', False):
+                kw = dict(keypoints=crop_kpts[idx], keypoints_visible=visible[idx])
+            mixed = model.mix(x, y, **kw).clamp(0, 255).round()
             p, a = model.encode(x)
             p_hat, a_hat = model.encode(mixed)
             flips = [results[i]['flip_indices'] for i in idx]

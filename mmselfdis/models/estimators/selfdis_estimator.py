@@ -1,5 +1,5 @@
 """Top-down pose estimator with the self-disentanglement branch."""
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -102,12 +102,15 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
         x = self.selfdis.to_model_space(img, self.data_preprocessor)
         return self.selfdis.encode(self, x)
 
-    def decode(self, p: Tensor, a: Tensor) -> Tensor:
+    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None) -> Tensor:
         """Pose and appearance factors → images (image space, float, not clamped).
 
         Args:
             p: Pose factor.
             a: Appearance factor.
+            pose_maps: Heatmaps of the pose to draw (a pose-map decoder; see
+                :meth:`SelfDisHead.decode`); needed with
+                ``pose_maps_from='labels'``.
 
         Returns:
             Images in the input's space (``0..255``, BGR or monochrome).
@@ -116,9 +119,17 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
             - p: ``(N, C_p, h, w)``; a: ``(N, C_a, h, w)``
             - return: ``(N, C, H, W)``
         """
-        return self.selfdis.to_image_space(self.selfdis.decode(p, a), self.data_preprocessor)
+        return self.selfdis.to_image_space(self.selfdis.decode(p, a, pose_maps),
+                                           self.data_preprocessor)
 
-    def mix(self, img_pose: Tensor, img_app: Tensor) -> Tensor:
+    @property
+    def draws_labels(self) -> bool:
+        """Whether mixing needs the pose images' keypoints (``pose_maps_from='labels'``)."""
+        return self.selfdis.pose_maps_from == 'labels'
+
+    def mix(self, img_pose: Tensor, img_app: Tensor, keypoints: Optional[Any] = None,
+            keypoints_visible: Optional[Any] = None,
+            pose_maps: Optional[Tensor] = None) -> Tensor:
         """Images with the pose of ``img_pose`` and the appearance of ``img_app``.
 
         ``D_I([p(img_pose), a(img_app)])`` with both encoded in one call. Runs
@@ -129,6 +140,13 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
             img_pose: Images giving the pose (image space).
             img_app: Images giving the appearance (image space); a batch of
                 one is used for every pose image.
+            keypoints: ``(N, K, 2)`` keypoints of ``img_pose`` in crop
+                pixels. A generator trained with ``pose_maps_from='labels'``
+                draws them (and needs them); others read the pose from
+                ``img_pose`` and ignore them.
+            keypoints_visible: ``(N, K)`` visibility of ``keypoints``.
+            pose_maps: Instead of ``keypoints``: their heatmaps in the pose
+                head's codec (e.g. the data samples' ``gt_fields.heatmaps``).
 
         Returns:
             The mixed images in image space (float, not clamped).
@@ -141,6 +159,18 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
         if img_app.shape[0] not in (1, n) or img_app.shape[1:] != img_pose.shape[1:]:
             raise ValueError(f'img_app {tuple(img_app.shape)} must match img_pose '
                              f'{tuple(img_pose.shape)} (or be a batch of one)')
+        maps = None
+        if self.draws_labels:
+            if pose_maps is not None:
+                maps = pose_maps
+            elif keypoints is not None:
+                maps = self.selfdis.label_maps(keypoints, keypoints_visible)
+            else:
+                raise ValueError("this generator draws the pose images' labelled keypoints "
+                                 "(selfdis.pose_maps_from='labels'): pass keypoints (N, K, 2) "
+                                 "in crop pixels and keypoints_visible (N, K)")
+            if maps.shape[0] != n:
+                raise ValueError(f'{maps.shape[0]} keypoint sets for {n} pose images')
         p, a = self.encode(torch.cat([img_pose, img_app], 0))
         a_app = a[n:].expand(n, -1, -1, -1) if img_app.shape[0] == 1 else a[n:]
-        return self.decode(p[:n], a_app)
+        return self.decode(p[:n], a_app, maps)

@@ -1,6 +1,7 @@
 """The auxiliary self-disentanglement branch (paper §3, Fig. 2)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -31,6 +32,7 @@ _OPTIONAL_LOSSES = ('loss_cycle_pose', 'loss_feat_match')
 _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
+POSE_MAPS_FROM = ('prediction', 'labels')
 _DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=0.25)
 
 
@@ -104,6 +106,15 @@ class SelfDisHead(BaseModule):
             (the maximum over the keypoint heatmaps of ``x`` for ``x``, its
             reconstruction and its mixes), so an image whose hand is not where
             the map is can be told from a real one.
+        pose_maps_from: Where the heatmaps that a pose-map decoder draws
+            come from when an image is decoded or mixed: ``'prediction'``
+            (default; ``D_p(p)``, the pose model's reading of the pose image)
+            or ``'labels'`` (the pose image's own target heatmaps, so a mix
+            shows exactly the keypoints it is labelled with, however well the
+            pose model reads the image yet; mixing then needs the pose
+            image's keypoints). The cycle always reads the mix with the pose
+            model (``D_p*(p̂)``): that is what checks that the mix shows the
+            pose.
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -162,6 +173,7 @@ class SelfDisHead(BaseModule):
                  detach_pose_estimator: bool = True,
                  gan_on_mix: bool = True,
                  gan_condition: Optional[str] = None,
+                 pose_maps_from: str = 'prediction',
                  encoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  use_gan: bool = True,
@@ -204,6 +216,10 @@ class SelfDisHead(BaseModule):
             raise ValueError('selfdis.gan_condition needs the discriminator: set use_gan=True or '
                              'gan_condition=None')
         self.gan_condition = gan_condition
+        if pose_maps_from not in POSE_MAPS_FROM:
+            raise ValueError(f'selfdis.pose_maps_from must be one of {POSE_MAPS_FROM}, got '
+                             f'{pose_maps_from!r}')
+        self.pose_maps_from = pose_maps_from
         self.network_cfgs = dict(encoder=self._network_cfg('encoder', encoder),
                                  decoder=self._network_cfg('decoder', decoder),
                                  discriminator=self._network_cfg('discriminator', discriminator)
@@ -231,6 +247,12 @@ class SelfDisHead(BaseModule):
             raise ValueError('selfdis.loss_feat_match needs the discriminator: set use_gan=True '
                              'or drop loss_feat_match')
 
+        if pose_maps_from == 'labels' and \
+                self.network_cfgs['decoder']['type'] not in ('PoseModulatedDecoder',
+                                                             PoseModulatedDecoder):
+            raise ValueError("selfdis.pose_maps_from='labels' draws the pose image's keypoints "
+                             "into a pose-map decoder: set selfdis.decoder.type="
+                             "'PoseModulatedDecoder' (the paper's ImageDecoder decodes [p, a])")
         self._tap = FeatureTap(appearance_source_index)
         self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
@@ -319,6 +341,11 @@ class SelfDisHead(BaseModule):
         if self.uses_pose_maps:
             # the pose decoder D_p, used (frozen) to draw heatmaps of p; not a submodule
             object.__setattr__(self, '_pose_head', estimator.head)
+        # the codec that turns keypoints into the heatmaps a pose-map decoder draws
+        object.__setattr__(self, '_codec', getattr(estimator.head, 'decoder', None))
+        if self.pose_maps_from == 'labels' and not hasattr(self._codec, 'encode'):
+            raise ValueError("selfdis.pose_maps_from='labels' encodes keypoints with the pose "
+                             "head's codec, but the head has none (head.decoder)")
         self.to(in_conv.weight.device)
         self._bound = True
 
@@ -452,15 +479,19 @@ class SelfDisHead(BaseModule):
             source = self._source(inputs)
         return self._pose_feature(feats), self.appearance_encoder(source)
 
-    def decode(self, p: Tensor, a: Tensor) -> Tensor:
+    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None) -> Tensor:
         """``D_I([p, a])`` in normalised space.
 
-        With a :class:`PoseModulatedDecoder` the heatmaps are drawn from ``p``
-        by the estimator's pose head (frozen, its statistics untouched).
+        With a :class:`PoseModulatedDecoder` the heatmaps are ``pose_maps``
+        when given (the labels' heatmaps, :meth:`label_maps`), else drawn from
+        ``p`` by the estimator's pose head (frozen, its statistics untouched);
+        with ``pose_maps_from='labels'`` they must be given.
 
         Args:
             p: Pose factor.
             a: Appearance factor.
+            pose_maps: Heatmaps of the pose to draw, at the codec's heatmap
+                size (a pose-map decoder only).
 
         Returns:
             Normalised images.
@@ -472,8 +503,56 @@ class SelfDisHead(BaseModule):
         if p.shape[0] != a.shape[0] or p.shape[-2:] != a.shape[-2:]:
             raise ValueError(f'p {tuple(p.shape)} and a {tuple(a.shape)} cannot be concatenated: '
                              f'they need the same batch size and spatial size')
-        maps = self._pose_maps([p], trainable=False) if self._modulated else None
+        if pose_maps is not None:
+            if not self._modulated:
+                raise ValueError(f'pose_maps are drawn by a PoseModulatedDecoder; this branch '
+                                 f'decodes [p, a] with {type(self.image_decoder).__name__}')
+            maps = pose_maps.to(p.device, p.dtype)
+        elif self._modulated and self.pose_maps_from == 'labels':
+            raise ValueError("this generator draws the pose image's labelled keypoints "
+                             "(selfdis.pose_maps_from='labels'): pass the pose images' "
+                             "keypoints (mix(..., keypoints=, keypoints_visible=)) or their "
+                             "heatmaps (decode(..., pose_maps=))")
+        else:
+            maps = self._pose_maps([p], trainable=False) if self._modulated else None
         return self._decode(p, maps, a.to(p.dtype))
+
+    def label_maps(self, keypoints, keypoints_visible=None) -> Tensor:
+        """Keypoints in crop pixels → the heatmaps of the pose head's codec.
+
+        Args:
+            keypoints: ``(N, K, 2)`` keypoints in the crop's pixels (after
+                ``TopdownAffine``: ``transformed_keypoints``).
+            keypoints_visible: ``(N, K)`` visibility (default: all visible);
+                keypoints with none are not drawn.
+
+        Returns:
+            ``(N, K, h, w)`` heatmaps (CPU, float).
+        """
+        if getattr(self, '_codec', None) is None:
+            raise RuntimeError('label_maps() needs the branch bound to an estimator whose head '
+                               'has a codec (head.decoder)')
+        kpts = np.asarray(keypoints.detach().cpu() if torch.is_tensor(keypoints) else keypoints,
+                          dtype=np.float32)
+        if kpts.ndim != 3 or kpts.shape[-1] != 2:
+            raise ValueError(f'keypoints must be (N, K, 2) crop pixels, got {kpts.shape}')
+        if keypoints_visible is None:
+            vis = np.ones(kpts.shape[:2], np.float32)
+        else:
+            vis = np.asarray(keypoints_visible.detach().cpu() if torch.is_tensor(keypoints_visible)
+                             else keypoints_visible, dtype=np.float32).reshape(kpts.shape[:2])
+        maps = [self._codec.encode(k[None], v[None])['heatmaps'] for k, v in zip(kpts, vis)]
+        return torch.from_numpy(np.stack(maps)).float()
+
+    @staticmethod
+    def sample_label_maps(data_samples: SampleList) -> Tensor:
+        """The data samples' target heatmaps (``GenerateTarget``), stacked."""
+        maps = [getattr(s.get('gt_fields'), 'heatmaps', None) for s in data_samples]
+        if any(m is None for m in maps):
+            raise ValueError("selfdis.pose_maps_from='labels' draws each image's target "
+                             "heatmaps: put GenerateTarget with a heatmap codec in the "
+                             "training pipeline")
+        return torch.stack(maps)
 
     def _pose_maps(self, feats: Features, trainable: bool) -> Tensor:
         """``D_p(feats)``: the pose head's heatmaps; its running statistics are left alone."""
@@ -540,7 +619,9 @@ class SelfDisHead(BaseModule):
         a = a.to(p.dtype)
         p_rec = p.detach() if self.detach_pose_feature else p
         maps_rec = None
-        if self.uses_pose_maps:
+        if self.pose_maps_from == 'labels':
+            maps_rec = self.sample_label_maps(data_samples).to(inputs.device, p.dtype)
+        elif self.uses_pose_maps:
             feats_rec = [feats] if torch.is_tensor(feats) else list(feats)
             if self.detach_pose_feature:
                 feats_rec = [f.detach() for f in feats_rec]

@@ -1,5 +1,5 @@
 """Image decoder conditioned on pose maps at every scale (SPADE) and an appearance code (AdaIN)."""
-from typing import Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType
+from .pose_maps import LimbMaps
 from .resize_conv import ResizeConv2d
 
 __all__ = ['PoseAppearanceNorm', 'PoseModulatedDecoder']
@@ -86,11 +87,12 @@ class _Block(nn.Module):
                                       norm_cfg)
         self.act = nn.LeakyReLU(0.2)
 
-    def forward(self, x: Tensor, pose: Tensor, app: Tensor) -> Tensor:
+    def forward(self, x: Tensor, pose_at: Callable[[Sequence[int]], Tensor],
+                app: Tensor) -> Tensor:
         x = self.conv(x)
         size = x.shape[-2:]
         app = F.interpolate(app, size=size) if self.app_resize == 'nearest' else _resize(app, size)
-        return self.act(self.mod(x, _resize(pose, size), app))
+        return self.act(self.mod(x, pose_at(size), app))
 
 
 @MODELS.register_module()
@@ -128,8 +130,20 @@ class PoseModulatedDecoder(nn.Module):
         norm_cfg: Parameter-free normalisation before each modulation
             (``dict(type='IN')``: per sample, as AdaIN needs).
         app_resize: How ``a`` is resized to each scale: ``'nearest'`` (blocks
-            of the code's cells) or ``'bilinear'`` (smooth; the pose maps are
+            of the code's cells) or ``'bilinear'`` (smooth; heatmaps are
             always resized bilinearly).
+        pose_encoding: What the modulations see of the pose: ``'heatmaps'``
+            (the pose head's heatmaps resized to each scale) or ``'limbs'``
+            (keypoints read from the heatmaps by soft-argmax, then limbs and
+            keypoints drawn anew at each scale by :class:`LimbMaps`: sharp at
+            every resolution, and the fingers drawn between the joints).
+        limb_cfg: Keyword arguments of :class:`LimbMaps` (``limbs``,
+            ``sigma``, ``beta``, ``min_sigma_px``) with ``'limbs'``.
+        full_resolution: End with a modulated 3×3 block at the output
+            resolution and a 3×3 convolution to the image, instead of the
+            output convolution that up-samples (nearest ×2 + 3×3) straight to
+            pixels: the pose reaches the last pixels (at the cost of one
+            feature map at full resolution).
 
     Note:
         - pose_maps: ``(N, K, H_hm, W_hm)`` at any size (resized per scale)
@@ -148,10 +162,18 @@ class PoseModulatedDecoder(nn.Module):
                  num_convs: int = 1,
                  hidden_channels: int = 16,
                  norm_cfg: ConfigType = dict(type='IN'),
-                 app_resize: str = 'nearest') -> None:
+                 app_resize: str = 'nearest',
+                 pose_encoding: str = 'heatmaps',
+                 limb_cfg: Optional[dict] = None,
+                 full_resolution: bool = False) -> None:
         super().__init__()
         if app_resize not in ('nearest', 'bilinear'):
             raise ValueError(f"app_resize must be 'nearest' or 'bilinear', got {app_resize!r}")
+        if pose_encoding not in ('heatmaps', 'limbs'):
+            raise ValueError(f"pose_encoding must be 'heatmaps' or 'limbs', got "
+                             f'{pose_encoding!r}')
+        if limb_cfg and pose_encoding != 'limbs':
+            raise ValueError("limb_cfg is used with pose_encoding='limbs' only")
         if num_upsamples < 0:
             raise ValueError(f'num_upsamples must be >= 0, got {num_upsamples}')
         if num_convs < 1:
@@ -161,23 +183,32 @@ class PoseModulatedDecoder(nn.Module):
         self.pose_feature_channels = pose_feature_channels
         self.out_channels = out_channels
         self.num_upsamples = num_upsamples
+        self.pose_encoding = pose_encoding
+        self.full_resolution = bool(full_resolution)
+        self.limb_maps = LimbMaps(pose_map_channels, **(limb_cfg or {})) \
+            if pose_encoding == 'limbs' else None
+        map_channels = self.limb_maps.out_channels if self.limb_maps else pose_map_channels
 
         def width(level: int) -> int:  # channels at 2**(level + 1) below the output resolution
             return min(base_channels * 2**level, max_channels)
 
-        kw = dict(pose_channels=pose_map_channels, app_channels=app_channels,
+        kw = dict(pose_channels=map_channels, app_channels=app_channels,
                   hidden_channels=hidden_channels, norm_cfg=norm_cfg, app_resize=app_resize)
         channels = width(max(num_upsamples - 1, 0))
-        self.stem = _Block(pose_map_channels + app_channels + pose_feature_channels, channels,
+        self.stem = _Block(map_channels + app_channels + pose_feature_channels, channels,
                            False, **kw)
         blocks = []
-        for i in range(num_upsamples - 1):  # the last up-sampling is out_conv's
-            out = width(num_upsamples - 2 - i)
+        # without full_resolution the last up-sampling is out_conv's
+        num_blocks = num_upsamples if self.full_resolution else num_upsamples - 1
+        for i in range(num_blocks):
+            out = width(num_upsamples - 2 - i) if i < num_upsamples - 1 else \
+                max(base_channels // 2, 8)
             blocks.append(_Block(channels, out, True, **kw))
             blocks += [_Block(out, out, False, **kw) for _ in range(num_convs - 1)]
             channels = out
         self.blocks = nn.ModuleList(blocks)
-        self.out_conv = ResizeConv2d(channels, out_channels) if num_upsamples else \
+        self.out_conv = ResizeConv2d(channels, out_channels) \
+            if num_upsamples and not self.full_resolution else \
             nn.Conv2d(channels, out_channels, 3, padding=1)
 
     def forward(self, pose_maps: Tensor, app: Tensor, p: Optional[Tensor] = None) -> Tensor:
@@ -192,14 +223,30 @@ class PoseModulatedDecoder(nn.Module):
             The image in normalised space.
         """
         size = app.shape[-2:]
-        stem_in = [_resize(pose_maps, size).to(app.dtype), app]
+        cache: Dict[tuple, Tensor] = {}
+        if self.limb_maps is not None:
+            points, conf = self.limb_maps.keypoints(pose_maps)
+
+            def draw(s):
+                return self.limb_maps.draw(points, conf, s).to(app.dtype)
+        else:
+            def draw(s):
+                return _resize(pose_maps, s).to(app.dtype)
+
+        def pose_at(s) -> Tensor:
+            key = tuple(int(v) for v in s)
+            if key not in cache:
+                cache[key] = draw(key)
+            return cache[key]
+
+        stem_in = [pose_at(size), app]
         if self.pose_feature_channels:
             if p is None or p.shape[1] != self.pose_feature_channels:
                 raise ValueError(f'PoseModulatedDecoder was built for a pose feature of '
                                  f'{self.pose_feature_channels} channels, got '
                                  f'{None if p is None else tuple(p.shape)}')
             stem_in.append(p.to(app.dtype))
-        x = self.stem(torch.cat(stem_in, 1), pose_maps, app)
+        x = self.stem(torch.cat(stem_in, 1), pose_at, app)
         for block in self.blocks:
-            x = block(x, pose_maps, app)
+            x = block(x, pose_at, app)
         return self.out_conv(x)
