@@ -217,6 +217,10 @@ def test_image_l1_loss_is_the_weighted_mean_absolute_error():
     assert torch.allclose(ImageL1Loss(3.0)(pred, target), torch.tensor(3.0 * (1 + 2 + 0 + 1) / 4))
     with pytest.raises(ValueError, match='differ in shape'):
         ImageL1Loss()(pred, target[..., :1])
+    # per-pixel weights: the weighted mean  sum(w |d|) / sum(w)
+    w = torch.tensor([[[[1.0, 5.0], [1.0, 1.0]]]])
+    assert torch.allclose(ImageL1Loss(3.0)(pred, target, w),
+                          torch.tensor(3.0 * (1 + 5 * 2 + 0 + 1) / 8))
 
 
 def test_keypoint_l1_loss_is_eq6_weighted_per_keypoint():

@@ -239,3 +239,20 @@ def test_labels_mode_needs_a_pose_map_decoder():
         build_model(model_cfg('resnet', 3, dict(pose_maps_from='labels')))
     with pytest.raises(ValueError, match='pose_maps_from must be one of'):
         build_model(model_cfg('resnet', 3, dict(pose_maps_from='keypoints')))
+
+
+def test_foreground_weight_counts_the_hands_pixels_more():
+    """L_I = sum(w |rec - x|) / sum(w), w = 1 + W * (the limbs of x's labels at the image size)."""
+    model, x, samples, losses, spies = _run(dict(LABELS, foreground_weight=4.0))
+    sd = model.selfdis
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    pred, target, weight = spies['loss_img'].calls[0]
+    with torch.no_grad():
+        mask = sd.image_decoder.limb_maps(hm, x.shape[-2:]).amax(1, keepdim=True).clamp(0, 1)
+    assert 0.01 < mask.mean() < 0.9  # some pixels are hand, most are not
+    w = (1 + 4.0 * mask).expand_as(x)
+    want = (w * (pred - x).abs()).sum() / w.sum()
+    torch.testing.assert_close(losses['loss_img'], want, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(losses['loss_img'], (pred - x).abs().mean(), atol=1e-4)
+    with pytest.raises(ValueError, match='foreground_weight finds the hand'):
+        build_model(model_cfg('resnet', 3, dict(foreground_weight=1.0)))

@@ -115,6 +115,12 @@ class SelfDisHead(BaseModule):
             image's keypoints). The cycle always reads the mix with the pose
             model (``D_p*(p̂)``): that is what checks that the mix shows the
             pose.
+        foreground_weight: ``W >= 0``: the reconstruction loss ``L_I`` counts
+            the pixels of the hand ``1 + W`` times (a weighted mean): the
+            pose maps of the image drawn at its size (the limbs of a
+            ``pose_encoding='limbs'`` decoder, else the heatmaps' maximum) are
+            the hand's soft mask. ``0`` (default): the plain mean, where the
+            background's texture outweighs the hand (it covers most pixels).
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -174,6 +180,7 @@ class SelfDisHead(BaseModule):
                  gan_on_mix: bool = True,
                  gan_condition: Optional[str] = None,
                  pose_maps_from: str = 'prediction',
+                 foreground_weight: float = 0.0,
                  encoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  use_gan: bool = True,
@@ -220,6 +227,8 @@ class SelfDisHead(BaseModule):
             raise ValueError(f'selfdis.pose_maps_from must be one of {POSE_MAPS_FROM}, got '
                              f'{pose_maps_from!r}')
         self.pose_maps_from = pose_maps_from
+        self.foreground_weight = check_loss_weight(foreground_weight,
+                                                   'selfdis.foreground_weight')
         self.network_cfgs = dict(encoder=self._network_cfg('encoder', encoder),
                                  decoder=self._network_cfg('decoder', decoder),
                                  discriminator=self._network_cfg('discriminator', discriminator)
@@ -247,6 +256,9 @@ class SelfDisHead(BaseModule):
             raise ValueError('selfdis.loss_feat_match needs the discriminator: set use_gan=True '
                              'or drop loss_feat_match')
 
+        if self.foreground_weight and not self.uses_pose_maps:
+            raise ValueError('selfdis.foreground_weight finds the hand with the pose maps: use '
+                             "decoder.type='PoseModulatedDecoder' (or gan_condition='pose')")
         if pose_maps_from == 'labels' and \
                 self.network_cfgs['decoder']['type'] not in ('PoseModulatedDecoder',
                                                              PoseModulatedDecoder):
@@ -650,7 +662,12 @@ class SelfDisHead(BaseModule):
                              f'the inputs are {tuple(inputs.shape[-2:])}: set selfdis.input_size '
                              f'(w, h) to the training crop size (now {self.input_size})')
 
-        losses = dict(loss_img=self.loss_img(fake[:n], inputs))
+        if self.foreground_weight:
+            weight = 1 + self.foreground_weight * self.hand_mask(maps_rec.detach(),
+                                                                 inputs.shape[-2:])
+            losses = dict(loss_img=self.loss_img(fake[:n], inputs, weight))
+        else:
+            losses = dict(loss_img=self.loss_img(fake[:n], inputs))
         if self.mode == 'paired':
             losses['loss_paired_img'] = self.loss_paired_img(fake[n:], inputs)
         if self.discriminator is not None:
@@ -664,6 +681,21 @@ class SelfDisHead(BaseModule):
             losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, maps_mix, y_idx,
                                              data_samples[:m], estimator, train_cfg))
         return losses
+
+    def hand_mask(self, maps: Tensor, size: Sequence[int]) -> Tensor:
+        """A soft mask of the hand from its heatmaps, at ``size``, in ``[0, 1]``.
+
+        The image decoder's limbs (``pose_encoding='limbs'``) or the heatmaps'
+        maximum over the keypoints, resized.
+
+        Note:
+            - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)``
+        """
+        limbs = getattr(self.image_decoder, 'limb_maps', None)
+        if limbs is not None:
+            return limbs(maps, size).amax(1, keepdim=True).clamp(0, 1)
+        return F.interpolate(maps.amax(1, keepdim=True), size=tuple(size), mode='bilinear',
+                             align_corners=False).clamp(0, 1)
 
     def discriminator_input(self, img: Tensor, cond: Optional[Tensor]) -> Tensor:
         """What the discriminator sees: the image, with its pose map if conditioned.

@@ -1,4 +1,6 @@
 """L1 losses of the image and feature terms (paper eq. 2, 4, 5)."""
+from typing import Optional
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -29,12 +31,16 @@ class ImageL1Loss(nn.Module):
         super().__init__()
         self.loss_weight = check_loss_weight(loss_weight, f'{type(self).__name__}.loss_weight')
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None) -> Tensor:
         """Weighted mean L1 distance.
 
         Args:
             pred: Prediction.
             target: Target of the same shape.
+            weight: Per-pixel weights, broadcastable to ``pred`` (e.g.
+                ``(N, 1, H, W)``): the mean is then ``Σ w·|pred - target| / Σ w``
+                (still in the images' units; more weight on some pixels is
+                less on the others).
 
         Returns:
             The weighted scalar loss.
@@ -42,7 +48,11 @@ class ImageL1Loss(nn.Module):
         if pred.shape != target.shape:
             raise ValueError(f'{type(self).__name__}: prediction {tuple(pred.shape)} and '
                              f'target {tuple(target.shape)} differ in shape')
-        return self.loss_weight * F.l1_loss(pred.float(), target.float())
+        if weight is None:
+            return self.loss_weight * F.l1_loss(pred.float(), target.float())
+        w = weight.float().expand_as(pred)
+        return self.loss_weight * (w * (pred.float() - target.float()).abs()).sum() / \
+            w.sum().clamp_min(1e-12)
 
     def extra_repr(self) -> str:
         return f'loss_weight={self.loss_weight}'
