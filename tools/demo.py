@@ -62,6 +62,8 @@ SUMMARY_KEYS = (
     ('disent/PCK_x', '  judge on x', 'the judge on the test images'),
     ('disent/PCK_copy_app', '  floor: judge on y', "x's keypoints on y itself (a mix that "
      'copies y)'),
+    ('disent/PCK_sticks', '  a mark: judge on y + x\'s skeleton', "x's bones drawn on y in "
+     'black lines: a pose mark, no hand (a mix should beat it)'),
     ('disent/self_PCK_mix', 'self-graded PCK on the mix', "the model's own pose branch (trained "
      'to read its own mixes: not independent)'),
     ('disent/app_recall@1', 'appearance recall@1', 'the mix\'s appearance code finds y'),
@@ -106,7 +108,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--epochs', type=int, default=None,
                         help='training epochs (default: the demo config\'s; gpu: '
                         f'{GPU_PRESET["epochs"]})')
-    parser.add_argument('--seed', type=int, default=0, help='seed (default 0)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the data, the judge and the training (default 0)')
+    parser.add_argument('--train-seed', type=int, default=None,
+                        help='seed of the training only (default: --seed): another training '
+                        'seed on the same data and judge, for an A/B over seeds')
     parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='judge the mixes with this pose estimator (trained on real images '
                         'only) instead of training one on the demo\'s data')
@@ -165,10 +171,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     t0 = time.time()
     work_dir = osp.abspath(args.work_dir)
     cfg = demo_config(args)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
     manifest = dict(config_sha=sha16(cfg.pretty_text), num_poses=args.num_poses,
                     seed=args.seed, micro=args.micro,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
-    check_manifest(work_dir, manifest, ('config_sha', 'num_poses', 'seed', 'micro'))
+    if train_seed != args.seed:  # (work dirs of one seed keep their manifest)
+        manifest['train_seed'] = train_seed
+    check_manifest(work_dir, manifest, ('config_sha', 'num_poses', 'seed', 'train_seed', 'micro'))
     rel = osp.relpath(work_dir)
 
     _stage(1, f'rendering {args.num_poses} poses x 2 appearances (SynthHands, 64x64 mono)')
@@ -204,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if osp.isfile(ckpt):
         print(f'  trained earlier: {osp.relpath(ckpt)}', flush=True)
     else:
-        train_run(cfg_path, osp.join(work_dir, 'train'), args.seed,
+        train_run(cfg_path, osp.join(work_dir, 'train'), train_seed,
                   osp.join(work_dir, 'train.log'), echo='Epoch(')
     t_train = time.time()
 

@@ -107,8 +107,8 @@ def test_with_a_judge_all_keys_and_the_judge_reads_the_poses(model, synth_batche
     metric.bind_judge(judge)
     metrics, _ = run_metric(model, [metric, EPE(), PCKAccuracy(thr=0.2)], synth_batches)
     ours = _disent(metrics)
-    assert set(ours) == ({'judged'} | set(POSE + TRUTH_KEYS + SELF_KEYS + CODE_KEYS +
-                                          PAIRED_KEYS))
+    assert set(ours) == ({'judged', 'PCK_sticks'} | set(POSE + TRUTH_KEYS + SELF_KEYS +
+                                                        CODE_KEYS + PAIRED_KEYS))
     assert ours['judged'] == 1.0
     assert all(math.isfinite(ours[k]) for k in POSE + SELF_KEYS + PAIRED_KEYS)
     # the judge's PCK/EPE on x are the judge's own (MMPose's EPE is the model's)
@@ -318,3 +318,40 @@ def test_a_generator_that_draws_labels_is_given_the_pose_images_keypoints(synth_
     torch.testing.assert_close(grid[1], direct.clamp(0, 255).round(), atol=1, rtol=0)
     with pytest.raises(ValueError, match='pass pose_info'):
         swap_images(model, pose_imgs, app_imgs)
+
+
+def test_sticks_control_is_the_judge_on_y_with_xs_skeleton(model, synth_batches, monkeypatch):
+    """PCK_sticks: y with x's bones drawn in black, read by the judge; stick_width=0: no key."""
+    metric = _collect(model, synth_batches)
+    metric.bind_judge(_plain_judge())
+    seen = []
+    real = disentanglement_metric.predict_crop_keypoints
+
+    def spy(estimator, imgs, flips=None):
+        seen.append(imgs.clone())
+        return real(estimator, imgs, flips)
+
+    monkeypatch.setattr(disentanglement_metric, 'predict_crop_keypoints', spy)
+    ours = metric.compute_metrics(metric.results)
+    assert 0 <= ours['PCK_sticks'] <= 1
+    results = metric.results
+    n = len(results)
+    imgs = torch.from_numpy(np.stack([r['img'] for r in results])).float()
+    partner = (np.arange(n) - metric._pair_shift(results)) % n
+    kpts = np.stack([to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+                     for r in results])
+    vis = np.stack([r['visible'] for r in results])
+    idx = np.arange(min(n, metric.batch_size))
+    want = metric._sticks(imgs[partner[idx]], kpts[idx], vis[idx], metric._skeleton(21))
+    assert any(t.shape == want.shape and torch.equal(t, want) for t in seen)  # judged
+    y = imgs[partner[0]]
+    changed = want[0] != y
+    assert changed.any() and (want[0][changed] == 0).all()  # only black lines are added
+    u, v = np.round(kpts[0, 0]).astype(int)  # the wrist lies on its bones
+    if vis[0, 0] > 0 and 0 <= u < 64 and 0 <= v < 64:
+        assert want[0, 0, v, u] == 0
+    quiet = _collect(model, synth_batches, stick_width=0)
+    quiet.bind_judge(_plain_judge())
+    assert 'PCK_sticks' not in quiet.compute_metrics(quiet.results)
+    with pytest.raises(ValueError, match='stick_width'):
+        DisentanglementMetric(stick_width=-1)

@@ -269,6 +269,20 @@ def test_pose_appearance_norm_is_its_formula():
     torch.testing.assert_close(mod(x, pose, app), expected, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize('mode', ['nearest', 'bilinear'])
+def test_a_small_code_modulates_as_if_resized_first(mode):
+    """γ_a, β_a computed at the code's size, then resized = the code resized, then γ_a, β_a."""
+    torch.manual_seed(0)
+    mod = PoseAppearanceNorm(4, 3, 5, hidden_channels=4)
+    nn.init.normal_(mod.app_affine.weight, std=0.5)
+    nn.init.normal_(mod.app_affine.bias, std=0.5)
+    x, pose, app = torch.randn(2, 4, 8, 8), torch.rand(2, 3, 8, 8), torch.randn(2, 5, 2, 2)
+    big = F.interpolate(app, size=(8, 8)) if mode == 'nearest' else \
+        F.interpolate(app, size=(8, 8), mode='bilinear', align_corners=False)
+    torch.testing.assert_close(mod(x, pose, app, mode), mod(x, pose, big), atol=1e-5,
+                               rtol=1e-5)
+
+
 def test_pose_modulated_decoder_draws_where_the_heatmaps_are():
     torch.manual_seed(0)
     dec = PoseModulatedDecoder(pose_map_channels=3, app_channels=4, out_channels=1,

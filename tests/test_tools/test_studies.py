@@ -123,6 +123,10 @@ def test_demo_micro_end_to_end(tmp_path):
     bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '60', '--epochs', '1',
                    '--micro', check=False)
     assert bad.returncode == 2 and 'another --work-dir' in bad.stderr
+    # so is another training seed on the same data (--train-seed: an A/B over seeds)
+    bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
+                   '--micro', '--train-seed', '5', check=False)
+    assert bad.returncode == 2 and 'train_seed' in bad.stderr
     assert open(w / 'metrics.json').read() == before
 
 

@@ -25,6 +25,7 @@ Config (``tools/test.py CONFIG CKPT`` then prints the numbers)::
 import logging
 from typing import Any, Dict, List, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from mmpose.evaluation.functional import keypoint_epe, keypoint_pck_accuracy
 from mmpose.registry import METRICS
+from mmselfdis.models.networks import HAND21_LIMBS
 from mmselfdis.models.utils import check_mixing_model
 from mmselfdis.visualization.truth import render_truth
 from ..functional import mean_abs_error, psnr, retrieval_recall, ridge_probe, ssim
@@ -89,7 +91,11 @@ class DisentanglementMetric(BaseMetric):
       in y's appearance: the ceiling), the headline
       ``PCK_mix_truth_ratio = PCK_mix / PCK_truth`` and ``PCK_mix_gain =
       (PCK_mix - PCK_copy_app) / (PCK_truth - PCK_copy_app)`` (0: no better
-      than copying y, 1: as good as the true render).
+      than copying y, 1: as good as the true render). ``PCK_sticks``: the
+      judge on ``y`` with ``x``'s skeleton drawn on it in black lines
+      (``stick_width`` pixels; the dataset's ``skeleton_links``, else the
+      21-keypoint hand's bones): what a crude mark of the pose, no hand,
+      scores; a mix that shows a hand should beat it clearly.
     - By the model's **own** pose branch (self-grading; a generator can
       hide x's pose from everyone but itself): ``self_PCK_x``,
       ``self_EPE_x``, ``self_PCK_mix``, ``self_EPE_mix``,
@@ -138,6 +144,8 @@ class DisentanglementMetric(BaseMetric):
             ``TopdownPoseEstimator``); ``None``: no judge (self-graded only,
             with a warning).
         batch_size: Images per model call in :meth:`compute_metrics`.
+        stick_width: Line width (pixels) of the skeleton of ``PCK_sticks``;
+            ``0`` leaves the key out.
         max_samples: Evaluate only the first ``max_samples`` samples.
         collect_device: Passed to :class:`BaseMetric`.
         prefix: Key prefix (default ``'disent'``).
@@ -155,6 +163,7 @@ class DisentanglementMetric(BaseMetric):
                  paired: Optional[bool] = None,
                  judge: Union[str, Dict[str, str], None] = 'auto',
                  batch_size: int = 32,
+                 stick_width: int = 2,
                  max_samples: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
@@ -172,6 +181,10 @@ class DisentanglementMetric(BaseMetric):
             raise ValueError(f'DisentanglementMetric.pair_shift must be >= 1, got {pair_shift}')
         if pose_estimator is not None:
             judge = pose_estimator
+        if isinstance(stick_width, bool) or int(stick_width) != stick_width or stick_width < 0:
+            raise ValueError(f'DisentanglementMetric.stick_width must be an int >= 0 (0: no '
+                             f'PCK_sticks), got {stick_width!r}')
+        self.stick_width = int(stick_width)
         if not (judge is None or judge == 'auto' or
                 (isinstance(judge, dict) and {'config', 'checkpoint'} <= set(judge))):
             raise ValueError("DisentanglementMetric.judge must be 'auto', None or "
@@ -322,7 +335,8 @@ class DisentanglementMetric(BaseMetric):
         metrics: Dict[str, float] = {'judged': float(judge is not None)}
         if judge is not None:
             metrics.update(self._pose_consistency(results, partner, out['judge_x'],
-                                                  out['judge_mix'], out.get('judge_truth')))
+                                                  out['judge_mix'], out.get('judge_truth'),
+                                                  kp_sticks=out.get('judge_sticks')))
         metrics.update(self._pose_consistency(results, partner, out['self_x'], out['self_mix'],
                                               prefix='self_'))
         recall = retrieval_recall(out['a_hat'], out['a'], torch.from_numpy(partner),
@@ -358,10 +372,10 @@ class DisentanglementMetric(BaseMetric):
 
         n = imgs.shape[0]
         kw = {}
-        if getattr(model, 'draws_labels', False):  # the generator draws x's labelled keypoints
-            crop_kpts = np.stack([to_crop(r['keypoints'], r['center'], r['scale'],
-                                          r['input_size']) for r in results])
-            visible = np.stack([r['visible'] for r in results]).astype(np.float32)
+        crop_kpts = np.stack([to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+                              for r in results])
+        visible = np.stack([r['visible'] for r in results]).astype(np.float32)
+        links = self._skeleton(crop_kpts.shape[1]) if self.stick_width else None
         for start in range(0, n, self.batch_size):
             idx = np.arange(start, min(n, start + self.batch_size))
             x = imgs[idx].to(device).float()
@@ -384,11 +398,15 @@ class DisentanglementMetric(BaseMetric):
                 add('judge_mix', predict_crop_keypoints(judge, mixed, flips))
                 if truth is not None:
                     add('judge_truth', predict_crop_keypoints(judge, truth[idx].float(), flips))
+                if links:
+                    sticks = self._sticks(y, crop_kpts[idx], visible[idx], links)
+                    add('judge_sticks', predict_crop_keypoints(judge, sticks, flips))
         return {k: (torch.cat(v) if isinstance(v[0], Tensor) else np.concatenate(v))
                 for k, v in acc.items()}
 
     def _pose_consistency(self, results: List[dict], partner: np.ndarray, kp_x: np.ndarray,
                           kp_mix: np.ndarray, kp_truth: Optional[np.ndarray] = None,
+                          kp_sticks: Optional[np.ndarray] = None,
                           prefix: str = '') -> Dict[str, float]:
         """PCK/EPE of one reader's keypoints on x, the mix, y and the true render."""
         size = np.stack([r['input_size'] for r in results])[:, None]
@@ -427,7 +445,34 @@ class DisentanglementMetric(BaseMetric):
             span = out['PCK_truth'] - out['PCK_copy_app']
             out['PCK_mix_gain'] = ((out['PCK_mix'] - out['PCK_copy_app']) / span
                                    if span > 0 else float('nan'))
+        if kp_sticks is not None:
+            # a crude mark: x's skeleton drawn on y
+            out['PCK_sticks'] = pck(kp_sticks, gt_crop, mask, bbox_crop)
         return {prefix + k: v for k, v in out.items()}
+
+    def _skeleton(self, num_keypoints: int) -> Optional[List[tuple]]:
+        """The bones to draw for ``PCK_sticks`` (``None``: not known)."""
+        links = (self.dataset_meta or {}).get('skeleton_links')
+        if links:
+            return [tuple(int(v) for v in link) for link in links]
+        if num_keypoints == 21:
+            return list(HAND21_LIMBS[:20])
+        return None
+
+    def _sticks(self, y: Tensor, kpts: np.ndarray, visible: np.ndarray,
+                links: Sequence[tuple]) -> Tensor:
+        """``y`` with the skeleton of ``kpts`` (crop pixels) drawn in black."""
+        out = y.clone()
+        for i in range(out.shape[0]):
+            for c in range(out.shape[1]):  # channel by channel (OpenCV's layout)
+                img = np.ascontiguousarray(out[i, c].cpu().numpy())
+                for a, b in links:
+                    if visible[i, a] > 0 and visible[i, b] > 0:
+                        pa = tuple(int(round(float(v))) for v in kpts[i, a])
+                        pb = tuple(int(round(float(v))) for v in kpts[i, b])
+                        cv2.line(img, pa, pb, 0, self.stick_width)
+                out[i, c] = torch.from_numpy(img).to(out)
+        return out
 
     @staticmethod
     def _paired(partner: np.ndarray, imgs: Tensor, mixes: Tensor,

@@ -66,10 +66,21 @@ class PoseAppearanceNorm(nn.Module):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, x: Tensor, pose: Tensor, app: Tensor) -> Tensor:
-        """Modulate ``x`` (see the class docstring)."""
+    def forward(self, x: Tensor, pose: Tensor, app: Tensor, app_resize: str = 'nearest') -> Tensor:
+        """Modulate ``x`` (see the class docstring).
+
+        ``app`` may be smaller than ``x``: ``γ_a, β_a`` are then computed at
+        its size and resized to ``x``'s (``app_resize``: ``'nearest'`` or
+        ``'bilinear'``), which equals resizing ``a`` first (a 1×1 convolution
+        commutes with both) at a fraction of the cost.
+        """
         gamma_p, beta_p = self.pose_net(pose).chunk(2, 1)
-        gamma_a, beta_a = self.app_affine(app).chunk(2, 1)
+        app_params = self.app_affine(app)
+        size = x.shape[-2:]
+        if app_params.shape[-2:] != size:
+            app_params = F.interpolate(app_params, size=size) if app_resize == 'nearest' \
+                else _resize(app_params, size)
+        gamma_a, beta_a = app_params.chunk(2, 1)
         return self.norm(x) * (1 + gamma_p) * (1 + gamma_a) + beta_p + beta_a
 
 
@@ -90,9 +101,7 @@ class _Block(nn.Module):
     def forward(self, x: Tensor, pose_at: Callable[[Sequence[int]], Tensor],
                 app: Tensor) -> Tensor:
         x = self.conv(x)
-        size = x.shape[-2:]
-        app = F.interpolate(app, size=size) if self.app_resize == 'nearest' else _resize(app, size)
-        return self.act(self.mod(x, pose_at(size), app))
+        return self.act(self.mod(x, pose_at(x.shape[-2:]), app, self.app_resize))
 
 
 @MODELS.register_module()
