@@ -360,6 +360,23 @@ def test_limb_maps_are_differentiable_and_check_their_skeleton():
         LimbMaps(21)(torch.rand(1, 17, 16, 16), (8, 8))
 
 
+def test_limb_maps_without_dots_and_drawn_small_then_resized():
+    points = torch.tensor([[[0.2, 0.3], [0.8, 0.6], [0.5, 0.9]]])
+    conf = torch.ones(1, 3)
+    full = LimbMaps(3, limbs=[(0, 1)], sigma=0.05)
+    lite = LimbMaps(3, limbs=[(0, 1)], sigma=0.05, with_keypoints=False, max_size=32)
+    assert lite.out_channels == 1 and full.out_channels == 4
+    small = lite.draw(points, conf, (16, 16))  # at most max_size: drawn as asked
+    torch.testing.assert_close(small, full.draw(points, conf, (16, 16))[:, :1])
+    big = lite.draw(points, conf, (64, 64))  # drawn at 32, resized
+    want = F.interpolate(full.draw(points, conf, (32, 32))[:, :1], size=(64, 64),
+                         mode='bilinear', align_corners=False)
+    torch.testing.assert_close(big, want)
+    assert (big - full.draw(points, conf, (64, 64))[:, :1]).abs().max() < 0.1
+    with pytest.raises(ValueError, match='max_size'):
+        LimbMaps(3, limbs=[(0, 1)], max_size=0)
+
+
 @pytest.mark.parametrize('full_resolution', [False, True])
 def test_pose_modulated_decoder_with_limbs_modulates_every_scale(full_resolution):
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ['HAND21_LIMBS', 'LimbMaps', 'soft_argmax']
@@ -62,14 +63,20 @@ class LimbMaps(nn.Module):
             at a coarse scale it is at least ``min_sigma_px`` pixels.
         beta: Inverse temperature of the soft-argmax.
         min_sigma_px: Smallest width in pixels of the drawn scale.
+        with_keypoints: Also draw one dot map per keypoint (else the limbs
+            only: fewer channels, less work).
+        max_size: Draw at most this many pixels per side and resize larger
+            maps bilinearly (the lines are Gaussians a few pixels wide, so
+            half the resolution loses little; ``None``: always draw).
 
     Note:
         - heatmaps: ``(N, K, H_hm, W_hm)``
-        - output of :meth:`draw`: ``(N, len(limbs) + K, h, w)``
+        - output of :meth:`draw`: ``(N, len(limbs) [+ K], h, w)``
     """
 
     def __init__(self, num_keypoints: int, limbs: Optional[Sequence[Sequence[int]]] = None,
-                 sigma: float = 0.03, beta: float = 20.0, min_sigma_px: float = 0.6) -> None:
+                 sigma: float = 0.03, beta: float = 20.0, min_sigma_px: float = 0.6,
+                 with_keypoints: bool = True, max_size: Optional[int] = None) -> None:
         super().__init__()
         limbs = HAND21_LIMBS if limbs is None else tuple(tuple(int(v) for v in limb)
                                                          for limb in limbs)
@@ -85,12 +92,16 @@ class LimbMaps(nn.Module):
         self.sigma = float(sigma)
         self.beta = float(beta)
         self.min_sigma_px = float(min_sigma_px)
+        self.with_keypoints = bool(with_keypoints)
+        if max_size is not None and int(max_size) < 1:
+            raise ValueError(f'max_size must be >= 1 or None, got {max_size!r}')
+        self.max_size = None if max_size is None else int(max_size)
         self.register_buffer('_ends', torch.tensor(limbs, dtype=torch.long).view(-1, 2),
                              persistent=False)
 
     @property
     def out_channels(self) -> int:
-        return len(self.limbs) + self.num_keypoints
+        return len(self.limbs) + (self.num_keypoints if self.with_keypoints else 0)
 
     def keypoints(self, heatmaps: Tensor) -> Tuple[Tensor, Tensor]:
         """:func:`soft_argmax` with this module's ``beta``."""
@@ -102,6 +113,10 @@ class LimbMaps(nn.Module):
     def draw(self, points: Tensor, conf: Tensor, size: Sequence[int]) -> Tensor:
         """Limb and keypoint maps of ``(points, conf)`` at ``size = (h, w)``."""
         h, w = int(size[0]), int(size[1])
+        if self.max_size is not None and max(h, w) > self.max_size:
+            f = self.max_size / max(h, w)
+            small = self.draw(points, conf, (max(1, round(h * f)), max(1, round(w * f))))
+            return F.interpolate(small, size=(h, w), mode='bilinear', align_corners=False)
         dtype, device = points.dtype, points.device
         gx = ((torch.arange(w, device=device, dtype=dtype) + 0.5) / w).view(1, 1, 1, w)
         gy = ((torch.arange(h, device=device, dtype=dtype) + 0.5) / h).view(1, 1, h, 1)
@@ -116,6 +131,8 @@ class LimbMaps(nn.Module):
         d2 = (gx - ax - t * abx)**2 + (gy - ay - t * aby)**2
         limb_conf = torch.minimum(conf[:, self._ends[:, 0]], conf[:, self._ends[:, 1]])
         limbs = torch.exp(-d2 / (2 * sigma**2)) * limb_conf[..., None, None]
+        if not self.with_keypoints:
+            return limbs
         px, py = points[..., 0, None, None], points[..., 1, None, None]
         dots = torch.exp(-((gx - px)**2 + (gy - py)**2) / (2 * sigma**2)) * conf[..., None, None]
         return torch.cat([limbs, dots], 1)
@@ -126,4 +143,5 @@ class LimbMaps(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'num_keypoints={self.num_keypoints}, limbs={len(self.limbs)}, '
-                f'sigma={self.sigma}, beta={self.beta}')
+                f'sigma={self.sigma}, beta={self.beta}, with_keypoints={self.with_keypoints}, '
+                f'max_size={self.max_size}')
