@@ -59,6 +59,21 @@ def test_judge_config_copies_the_pose_path_and_trains_on_real_images_only():
     assert all(m['type'] != 'DisentanglementMetric' for m in cfg.test_evaluator)
 
 
+def test_the_second_judge_has_another_architecture_on_the_same_data():
+    """configs/judge/...: a ResNet-18 judge of the demo's data (not the pose model's UNet)."""
+    path = osp.join(REPO, 'configs', 'judge', 'judge-res18_synthhands-mono-64x64.py')
+    demo = judge_config(DEMO, epochs=2, data_root='/data/x')
+    other = judge_config(path, epochs=2, data_root='/data/x')
+    assert demo.model.backbone.type == 'UNetEncoder' and other.model.backbone.type == 'ResNet'
+    assert other.model.head.decoder == demo.model.head.decoder  # the same heatmaps
+    assert other.train_dataloader == demo.train_dataloader  # the same real training crops
+    init_default_scope('mmpose')
+    model = MODELS.build(other.model)
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 1, 64, 64), None, mode='tensor').shape == (1, 21, 16, 16)
+
+
 def test_load_judge_refuses_a_generator(tmp_path):
     with pytest.raises(JudgeError, match='self-grading'):
         load_judge(DEMO, str(tmp_path / 'none.pth'))
