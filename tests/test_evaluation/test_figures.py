@@ -189,3 +189,20 @@ def test_test_tool_prints_the_disentanglement_numbers(tmp_path, samples_dir):
         assert key in text, text[-3000:]
     # no judge cached next to the samples: said loudly, and no unlabelled PCK_mix
     assert 'NO JUDGE' in text and 'disent/judged: 0.0' in text and 'disent/PCK_mix:' not in text
+
+
+def test_recon_strip_rows_and_columns(tmp_path, synth_root, t43_ckpt):
+    """tools/recon_strip.py: images, reconstructions, mixes (+ limb maps for a limb decoder)."""
+    demo = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
+    demo_ckpt = _checkpoint(demo, str(tmp_path / 'demo.pth'))
+    tool = _tool('recon_strip')
+    for config, ckpt, rows in ((T43, t43_ckpt, 3), (demo, demo_ckpt, 4)):
+        out = tmp_path / f'strip_{rows}.png'
+        tool.main([config, ckpt, '--out', str(out), '--indices', '0', '1', '2', '--scale', '1',
+                   *_synth_options(synth_root)])
+        fig = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+        assert fig.shape[:2] == (rows * 64, 3 * 64)
+        first = synth_dataset(synth_root, 'test')[0]['inputs'][0].numpy()
+        np.testing.assert_array_equal(fig[:64, :64, 0], first)  # row 1: the images
+    with pytest.raises(ConfigError, match='at least 2'):
+        tool.parse_args([T43, t43_ckpt, '--out', 'x.png', '--indices', '0'])
