@@ -10,9 +10,14 @@
 # - a coarse appearance code (selfdis.encoder.pool_grid=2): the appearance feature
 #   averaged over each quarter of the crop and repeated over it, so it can say
 #   where the light and the background change but not where the fingers are;
-# - the pose enters the image decoder as the pose decoder's heatmaps, at every
-#   scale (PoseModulatedDecoder: SPADE-style), and the appearance code modulates the
-#   same layers (AdaIN-style), instead of the concatenation [p, a];
+# - the pose enters the image decoder as limb maps at every scale, down to the
+#   full resolution (PoseModulatedDecoder(pose_encoding='limbs', full_resolution=True):
+#   SPADE-style), and the appearance code modulates the same layers (AdaIN-style),
+#   instead of the concatenation [p, a];
+# - the limbs drawn are the pose image's labelled keypoints (pose_maps_from='labels'),
+#   not the pose model's reading of it, so a mix shows the keypoints it is labelled
+#   with; the cycle still reads each mix with the frozen pose model;
+# - the reconstruction loss counts the hand's pixels five times (foreground_weight=4);
 # - the cycle-pose loss is the L1 of the paper's eq. (6) on the heatmaps
 #   (KeypointL1Loss) instead of the head's MSE, weighted to matter next to the
 #   image terms;
@@ -21,7 +26,9 @@
 _base_ = ['../eval/t4-3_selfdis_unet_synthhands-mono-64x64_disent.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
-max_epochs = 28
+# 14 epochs: the full-resolution limb decoder costs about 2.2x the CPU time per step of
+# the heatmap decoder that trained 28 epochs in the same quarter of an hour (docs/results.md)
+max_epochs = 14
 train_cfg = dict(max_epochs=max_epochs, val_interval=10**6)  # evaluated once, by tools/test.py
 default_hooks = dict(
     logger=dict(interval=25),
@@ -33,7 +40,10 @@ model = dict(
     head=dict(deconv_out_channels=(64, 32), deconv_kernel_sizes=(2, 2), decoder=codec),
     selfdis=dict(
         encoder=dict(pool_grid=2),
-        decoder=dict(type='PoseModulatedDecoder'),
+        decoder=dict(type='PoseModulatedDecoder', pose_encoding='limbs', full_resolution=True,
+                     limb_cfg=dict(with_keypoints=False, max_size=32)),
+        pose_maps_from='labels',
+        foreground_weight=4.0,
         gan_condition='pose',
         loss_cycle_pose=dict(type='KeypointL1Loss', use_target_weight=True, loss_weight=10.0),
         # The demo is about the generator; its figures in docs/results.md were measured with
