@@ -70,14 +70,19 @@ def test_prob_one_mixes_every_sample_and_keeps_labels(tiny_synth, tiny_generator
                            b['data_samples'].gt_fields.heatmaps)
 
 
-def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator):
-    """The transform uses THE mixing function on the two crops."""
-    crops = synth_dataset(tiny_synth, crop_steps())
-    ds = synth_dataset(tiny_synth, _pipeline(tiny_generator, prob=1.0))
-    np.random.seed(3)
-    out = ds[2]
+def _mixed_sample(root, ckpt, index=2, seed=3):
+    """The crops, sample ``index`` mixed with prob 1, and the crop index of its source."""
+    crops = synth_dataset(root, crop_steps())
+    np.random.seed(seed)
+    out = synth_dataset(root, _pipeline(ckpt, prob=1.0))[index]
     src_id = out['data_samples'].metainfo['mix_source']['img_id']
     src_idx = next(j for j in range(len(crops)) if crops.get_data_info(j)['img_id'] == src_id)
+    return crops, out, src_idx
+
+
+def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator):
+    """The transform uses THE mixing function on the two crops."""
+    crops, out, src_idx = _mixed_sample(tiny_synth, tiny_generator)
     expected = mix_images(load_generator(tiny_generator), crops[2]['img'], crops[src_idx]['img'])
     assert expected.dtype == np.uint8
     np.testing.assert_array_equal(out['inputs'][0].numpy(), expected)
@@ -93,12 +98,7 @@ def test_mixed_image_is_mix_images_of_pose_and_source(tiny_synth, tiny_generator
 
 def test_a_label_generator_draws_the_crops_keypoints(tiny_synth, tiny_label_generator):
     """With pose_maps_from='labels' the mix is drawn from the crop's transformed keypoints."""
-    crops = synth_dataset(tiny_synth, crop_steps())
-    ds = synth_dataset(tiny_synth, _pipeline(tiny_label_generator, prob=1.0))
-    np.random.seed(3)
-    out = ds[2]
-    src_id = out['data_samples'].metainfo['mix_source']['img_id']
-    src_idx = next(j for j in range(len(crops)) if crops.get_data_info(j)['img_id'] == src_id)
+    crops, out, src_idx = _mixed_sample(tiny_synth, tiny_label_generator)
     gen = load_generator(tiny_label_generator)
     pose, app = crops[2], crops[src_idx]
     expected = mix_images(gen, pose['img'], app['img'], keypoints=pose['transformed_keypoints'],
