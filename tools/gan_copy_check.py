@@ -32,6 +32,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
+    import numpy as np
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -39,6 +40,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     import mmselfdis  # noqa: F401
     from mmpose.registry import DATASETS
     from mmselfdis.apis import load_generator
+    from mmselfdis.visualization import load_samples
 
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -49,16 +51,21 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise SystemExit('this generator has no discriminator (use_gan=False)')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     n = min(args.num, len(dataset))
-    x = torch.stack([dataset[i]['inputs'] for i in range(n)]).float()
+    imgs, info = load_samples(dataset, range(n))
+    x = imgs.float()
     y = x.roll(1, 0)
     with torch.no_grad():
-        mix = model.mix(x, y)
+        maps = None
+        if model.draws_labels:  # the generator draws x's labelled keypoints (and sees them)
+            maps = sd.label_maps(np.stack([i['keypoints'] for i in info]),
+                                 np.stack([i['keypoints_visible'] for i in info]))
+        mix = model.mix(x, y, pose_maps=maps)
         to_model = sd.to_model_space
         pre = model.data_preprocessor
         xm, ym, mm = to_model(x, pre), to_model(y, pre), to_model(mix, pre)
         cond = None
         if sd.gan_condition == 'pose':
-            cond = model.head(model.extract_feat(xm))
+            cond = maps if maps is not None else model.head(model.extract_feat(xm))
         scores = {}
         for name, img in (('x', xm), ('mix', mm), ('copy y', ym)):
             logits = sd.discriminator(sd.discriminator_input(img, cond))
