@@ -10,7 +10,7 @@ from torch import Tensor
 
 __all__ = ['SPLITS', 'build_split_dataset', 'spread_indices', 'pick_sources', 'load_samples']
 
-SPLITS = ('test', 'test_shift', 'val')
+SPLITS = ('test', 'test_shift', 'test_combo', 'val')
 
 
 def build_split_dataset(cfg: Config, split: str = 'test'):
@@ -19,10 +19,13 @@ def build_split_dataset(cfg: Config, split: str = 'test'):
     ``test`` and ``val`` are the config's ``test_dataloader`` and
     ``val_dataloader`` datasets; ``test_shift`` is the test dataset with its
     ``ann_file`` pointed at ``annotations/test_shift.json`` (the SynthHands
-    appearance-shift split).
+    appearance-shift split); ``test_combo`` likewise at
+    ``annotations/test_combo.json`` (the correlated benchmark's unseen
+    pose–appearance combinations, ``make_synthhands.py --correlation``).
 
     Raises:
-        ValueError: Unknown split, or ``test_shift`` for data that has none.
+        ValueError: Unknown split, or ``test_shift``/``test_combo`` for data
+        that has none.
     """
     from mmengine.registry import init_default_scope
 
@@ -35,14 +38,16 @@ def build_split_dataset(cfg: Config, split: str = 'test'):
         raise ValueError(f'the config has no {"val" if split == "val" else "test"}_dataloader '
                          f'with a dataset to take the {split!r} images from')
     ds_cfg = copy.deepcopy(loader['dataset'])
-    if split == 'test_shift':
+    if split in ('test_shift', 'test_combo'):
         root = ds_cfg.get('data_root', '') or ''
-        shift = 'annotations/test_shift.json'
-        if not osp.isfile(osp.join(root, shift)):
-            raise ValueError(f'--split test_shift needs {osp.join(root, shift)} (the SynthHands '
-                             f'appearance-shift split written by tools/make_synthhands.py); '
-                             f'use --split test or val for other data')
-        ds_cfg['ann_file'] = shift
+        ann = f'annotations/{split}.json'
+        what = ('the SynthHands appearance-shift split written by tools/make_synthhands.py'
+                if split == 'test_shift' else 'the unseen combinations of the correlated '
+                'benchmark, tools/make_synthhands.py --correlation RHO')
+        if not osp.isfile(osp.join(root, ann)):
+            raise ValueError(f'--split {split} needs {osp.join(root, ann)} ({what}); use '
+                             f'--split test or val for other data')
+        ds_cfg['ann_file'] = ann
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     return DATASETS.build(ds_cfg)
 

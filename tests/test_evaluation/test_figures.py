@@ -206,3 +206,20 @@ def test_recon_strip_rows_and_columns(tmp_path, synth_root, t43_ckpt):
         np.testing.assert_array_equal(fig[:64, :64, 0], first)  # row 1: the images
     with pytest.raises(ConfigError, match='at least 2'):
         tool.parse_args([T43, t43_ckpt, '--out', 'x.png', '--indices', '0'])
+
+
+def test_split_datasets_include_the_unseen_combinations(tmp_path, synth_root):
+    """--split test_combo reads annotations/test_combo.json of the test loader's data root."""
+    import shutil
+
+    from mmselfdis.visualization import build_split_dataset
+    cfg = Config.fromfile(T43)
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': f'{synth_root}/'})
+    with pytest.raises(ValueError, match='--split test_combo needs .*--correlation'):
+        build_split_dataset(cfg, 'test_combo')
+    root = tmp_path / 'combo'
+    shutil.copytree(synth_root, root)
+    shutil.copy(root / 'annotations' / 'test.json', root / 'annotations' / 'test_combo.json')
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': f'{root}/'})
+    ds = build_split_dataset(cfg, 'test_combo')
+    assert ds.ann_file.endswith('annotations/test_combo.json') and len(ds) > 0
