@@ -187,11 +187,9 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
         if keypoints is not None:
             kpts = np.asarray(keypoints.cpu() if torch.is_tensor(keypoints) else keypoints,
                               dtype=np.float32)
-            kpts = kpts.reshape(-1, *kpts.shape[-2:])
-            vis = None if keypoints_visible is None else np.asarray(
-                keypoints_visible.cpu() if torch.is_tensor(keypoints_visible)
-                else keypoints_visible, dtype=np.float32).reshape(*kpts.shape[:2], -1)[..., 0]
-            kw = dict(keypoints=kpts, keypoints_visible=vis)
+            # (K, 2) for one image; label_maps reads the visibility in any of MMPose's layouts
+            kw = dict(keypoints=kpts.reshape(-1, *kpts.shape[-2:]),
+                      keypoints_visible=keypoints_visible)
         elif pose_maps is not None:
             kw = dict(pose_maps=pose_maps)
     with torch.no_grad():

@@ -310,9 +310,10 @@ class MixReconstruct(PairedCropTransform):
             app = results
         else:
             app = self.second_crop(results)
-        kpts = results.get('transformed_keypoints', results.get('keypoints'))
+        # the crop's keypoints (TopdownAffine's); 'keypoints' are in the source image's pixels
         mixed = mix_images(self._generator, results['img'], app['img'],
-                           keypoints=kpts, keypoints_visible=results.get('keypoints_visible'))
+                           keypoints=results.get('transformed_keypoints'),
+                           keypoints_visible=results.get('keypoints_visible'))
         if self.judge is not None:
             pred = _crop_keypoints(self.judge_model, mixed, results.get('flip_indices'))
             pck = judge_pck(pred, results, self.judge_thr)

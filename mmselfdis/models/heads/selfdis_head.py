@@ -535,8 +535,9 @@ class SelfDisHead(BaseModule):
         Args:
             keypoints: ``(N, K, 2)`` keypoints in the crop's pixels (after
                 ``TopdownAffine``: ``transformed_keypoints``).
-            keypoints_visible: ``(N, K)`` visibility (default: all visible);
-                keypoints with none are not drawn.
+            keypoints_visible: ``(N, K)`` visibility (or ``(N, K, D)``, as
+                MMPose may store it: the first value counts; default: all
+                visible); keypoints with none are not drawn.
 
         Returns:
             ``(N, K, h, w)`` heatmaps (CPU, float).
@@ -552,7 +553,8 @@ class SelfDisHead(BaseModule):
             vis = np.ones(kpts.shape[:2], np.float32)
         else:
             vis = np.asarray(keypoints_visible.detach().cpu() if torch.is_tensor(keypoints_visible)
-                             else keypoints_visible, dtype=np.float32).reshape(kpts.shape[:2])
+                             else keypoints_visible,
+                             dtype=np.float32).reshape(*kpts.shape[:2], -1)[..., 0]
         maps = [self._codec.encode(k[None], v[None])['heatmaps'] for k, v in zip(kpts, vis)]
         return torch.from_numpy(np.stack(maps)).float()
 
