@@ -61,6 +61,18 @@ def _run(selfdis_cfg):
     return model, inputs, samples, losses, spies
 
 
+def _first_inputs(module, model, x, samples):
+    """The first positional input of every call of ``module`` during ``model.loss(x, samples)``."""
+    seen = []
+    hook = module.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model.loss(x, samples)
+    finally:
+        hook.remove()
+    return seen
+
+
 def _l1(a, b):
     return (a - b).abs().mean()
 
@@ -152,14 +164,7 @@ def test_conditional_discriminator_sees_the_pose_of_x_with_each_image():
     model, x, samples, losses, spies = _run(MODULATED)
     sd = model.selfdis
     assert sd.discriminator.in_channels == 3 + 1  # image + the pose map
-    seen = []
-    hook = sd.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-    try:
-        with torch.no_grad():
-            model.loss(x, samples)
-    finally:
-        hook.remove()
-    real_and_fake = seen[0]
+    real_and_fake = _first_inputs(sd.discriminator, model, x, samples)[0]
     with torch.no_grad():
         maps = model.head(model.extract_feat(x)).amax(1, keepdim=True)
     maps = F.interpolate(maps, size=x.shape[-2:], mode='bilinear', align_corners=False)
@@ -189,14 +194,7 @@ def test_labels_mode_draws_each_images_targets_and_reads_the_mix_in_the_cycle():
     model, x, samples, losses, spies = _run(LABELS)
     sd = model.selfdis
     hm = torch.stack([s.gt_fields.heatmaps for s in samples])
-    seen = []
-    hook = sd.image_decoder.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-    try:
-        with torch.no_grad():
-            model.loss(x, samples)
-    finally:
-        hook.remove()
-    rec_and_mix, cycle = seen
+    rec_and_mix, cycle = _first_inputs(sd.image_decoder, model, x, samples)
     assert torch.equal(rec_and_mix, torch.cat([hm, hm[:M]]))
     with torch.no_grad():
         p, a = sd.encode(model, x)
