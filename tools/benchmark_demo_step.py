@@ -36,6 +36,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     parser.add_argument('--channels-last', action='store_true',
                         help='model and inputs in channels-last memory format')
+    parser.add_argument('--device', default='cpu',
+                        help='cpu (default) or cuda: on a GPU the step is timed between '
+                        'synchronisations, and the process CPU time says how much of it the '
+                        'host spent')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -57,24 +61,34 @@ def main(argv: Optional[List[str]] = None) -> dict:
     cfg = Config.fromfile(args.config)
     init_default_scope('mmpose')
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark'))
     model = MODELS.build(cfg.model)
     model.init_weights()
+    model.to(device)
     model.train()
     n = args.batch or int(cfg.train_dataloader.batch_size)
     codec = cfg.model.head.decoder
     (w, h), (hw, hh) = codec['input_size'], codec['heatmap_size']
     k = int(cfg.model.head.out_channels)
-    c = model.selfdis.image_channels
+    selfdis = getattr(model, 'selfdis', None)  # a plain pose estimator has no image branch
+    c = selfdis.image_channels if selfdis is not None else len(
+        cfg.model.get('data_preprocessor', {}).get('mean') or [0])
     g = torch.Generator().manual_seed(args.seed)
-    inputs = torch.randn(n, c, h, w, generator=g)
+    inputs = torch.randn(n, c, h, w, generator=g).to(device)
     samples = []
     for _ in range(n):
         s = PoseDataSample()
         s.gt_fields = PixelData(heatmaps=torch.rand(k, hh, hw, generator=g))
         s.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, k))
-        s.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], dtype=np.float32))
+        # crop keypoints, for a generator that draws the pose image's labels
+        kpts = (torch.rand(1, k, 2, generator=g) * torch.tensor([w, h])).numpy()
+        s.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], dtype=np.float32),
+                                      keypoints=kpts, transformed_keypoints=kpts,
+                                      keypoints_visible=np.ones((1, k), dtype=np.float32))
         s.set_metainfo(dict(input_size=(w, h)))
-        samples.append(s)
+        samples.append(s.to(device))
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -87,16 +101,22 @@ def main(argv: Optional[List[str]] = None) -> dict:
         total.backward()
         optim.step()
 
+    def sync() -> None:
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
     for _ in range(args.warmup):
         step()
+    sync()
     walls, cpus = [], []
     for _ in range(args.steps):
         t0, c0 = time.perf_counter(), time.process_time()
         step()
+        sync()
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     wall = statistics.median(walls)
-    result = dict(config=osp.relpath(args.config, ROOT), batch=n,
+    result = dict(config=osp.relpath(args.config, ROOT), device=args.device, batch=n,
                   threads=torch.get_num_threads(), channels_last=args.channels_last,
                   step_s=round(wall, 4), it_per_s=round(1 / wall, 3),
                   cpu_s_per_step=round(statistics.median(cpus), 4))

@@ -40,7 +40,7 @@ sys.path.insert(0, REPO)
 from mmengine.config import DictAction  # noqa: E402
 
 from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
-                                        judge_dir, set_judge)
+                                        find_judge, judge_dir, set_judge)
 from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
                                    atomic_write, check_manifest, ensure_synthhands,
                                    gpu_loader_options, micro_options, run_logged, set_codec,
@@ -79,11 +79,12 @@ SUMMARY_KEYS = (
 _MICRO = micro_options((8, 8))
 
 # --preset gpu: the demo at the paper's width, batch and heatmap size on one large GPU, meant
-# for <= 8 min with the judge; sizes are estimates, not yet timed (docs/results.md)
+# for <= 8 min with the judge; not met in two H200 runs (host-bound steps, process start-up:
+# docs/results.md, "The gpu presets")
 GPU_PRESET = dict(
-    num_poses=20000, epochs=12, judge_epochs=6,
+    num_poses=20000, epochs=10, judge_epochs=6,
     options={
-        **gpu_loader_options(),
+        **gpu_loader_options(3),
         **PAPER_NETWORK,
         # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions (the demo config has two)
         'model.head.deconv_kernel_sizes': (2, 2, 2, 2),
@@ -119,6 +120,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--judge-epochs', type=int, default=None,
                         help='training epochs of the judge (default 20; gpu: '
                         f'{GPU_PRESET["judge_epochs"]}; 1 with --micro)')
+    parser.add_argument('--judge-beside', action='store_true',
+                        help='train the judge in a second process beside stage 3 instead of '
+                        'before it (the default with --preset gpu, whose steps leave the GPU '
+                        'mostly idle)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override settings of the demo config (an A/B arm), e.g. '
                         'model.selfdis.encoder.grid_upsample=bilinear')
@@ -186,22 +191,38 @@ def main(argv: Optional[List[str]] = None) -> None:
                       osp.join(work_dir, 'render.log'), quiet=args.micro)
     set_data_root(cfg, data_root)
 
+    judge_job = None
     if args.judge:
         judge_files = tuple(osp.abspath(f) for f in args.judge)
         _stage(2, f'the judge: {judge_files[1]} (given)')
     else:
         judge_epochs = args.judge_epochs or (1 if args.micro else GPU_PRESET['judge_epochs']
                                              if args.preset == 'gpu' else JUDGE_EPOCHS)
+        beside = (args.judge_beside or args.preset == 'gpu') and find_judge(data_root) is None
         _stage(2, f'the judge: a pose estimator trained {judge_epochs} epochs on the real '
-                  f'training images only (cached in {osp.relpath(judge_dir(data_root))})')
+                  f'training images only (cached in {osp.relpath(judge_dir(data_root))})'
+                  + ('; on the GPU beside stage 3 (it is needed only from stage 4 on; '
+                     f'log: {osp.join(rel, "judge.log")})' if beside else ''))
         t_judge = time.time()
-        try:
-            judge_files = ensure_judge(cfg, data_root, judge_epochs, args.seed,
-                                       log=osp.join(work_dir, 'judge.log'), echo='Epoch(')
-        except JudgeError as err:
-            raise StudyError(str(err)) from err
-        print(f'  judge ready: {osp.relpath(judge_files[1])} ({time.time() - t_judge:.0f} s)',
-              flush=True)
+
+        def train_judge(echo: Optional[str]) -> tuple:
+            try:
+                files = ensure_judge(cfg, data_root, judge_epochs, args.seed,
+                                     log=osp.join(work_dir, 'judge.log'), echo=echo)
+            except JudgeError as err:
+                raise StudyError(str(err)) from err
+            print(f'  judge ready: {osp.relpath(files[1])} ({time.time() - t_judge:.0f} s)',
+                  flush=True)
+            return files
+
+        if beside:
+            from concurrent.futures import ThreadPoolExecutor
+            judge_job = ThreadPoolExecutor(max_workers=1).submit(train_judge, None)
+            # where ensure_judge puts it; the metric loads the judge only when it scores
+            judge_files = tuple(osp.join(judge_dir(data_root), f)
+                                for f in ('config.py', 'judge.pth'))
+        else:
+            judge_files = train_judge('Epoch(')
     set_judge(cfg, *judge_files)
     cfg_path = osp.join(work_dir, 'config.py')
     cfg.dump(cfg_path)
@@ -210,11 +231,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     ckpt = osp.join(work_dir, 'train', f'epoch_{epochs}.pth')
     _stage(3, f'training self-disentanglement for {epochs} epochs (log: '
               f'{osp.join(rel, "train.log")})')
-    if osp.isfile(ckpt):
-        print(f'  trained earlier: {osp.relpath(ckpt)}', flush=True)
-    else:
-        train_run(cfg_path, osp.join(work_dir, 'train'), train_seed,
-                  osp.join(work_dir, 'train.log'), echo='Epoch(')
+    try:
+        if osp.isfile(ckpt):
+            print(f'  trained earlier: {osp.relpath(ckpt)}', flush=True)
+        else:
+            train_run(cfg_path, osp.join(work_dir, 'train'), train_seed,
+                      osp.join(work_dir, 'train.log'), echo='Epoch(')
+    finally:
+        if judge_job is not None:  # wait for it (and raise its error) before stage 4
+            trained = judge_job.result()
+            if tuple(map(osp.abspath, trained)) != tuple(map(osp.abspath, judge_files)):
+                raise StudyError(f'the judge was trained into {trained}, not {judge_files}')
     t_train = time.time()
 
     _stage(4, 'measuring: pose metrics and DisentanglementMetric (judged) on the test split')
@@ -231,17 +258,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     grid = osp.join(work_dir, 'swap_grid.png')
     retrieval = osp.join(work_dir, 'retrieval.png')
     num = 4 if args.micro else 6
+    device = ['--device', 'cuda'] if args.preset == 'gpu' else []
     run_logged([sys.executable, 'tools/swap_grid.py', cfg_path, ckpt, '--out', grid,
                 '--num-pose', str(num), '--num-appearance', str(num), '--scale', '2', '--truth',
                 '--judge', *judge_files,
-                '--title', f'demo: self-disentanglement after {epochs} epochs'],
+                '--title', f'demo: self-disentanglement after {epochs} epochs', *device],
                osp.join(work_dir, 'figures.log'))
     with open(osp.join(data_root, 'annotations', 'test.json')) as f:
         num_test = len(json.load(f)['images'])
     run_logged([sys.executable, 'tools/retrieve.py', cfg_path, ckpt, '--query',
                 str(min(10, num_test - 1)),
                 '--k', '8' if args.micro else '12', '--out', retrieval,
-                '--title', f'demo after {epochs} epochs'],
+                '--title', f'demo after {epochs} epochs', *device],
                osp.join(work_dir, 'figures.log'))
 
     lines = ['| metric | value | meaning |', '|---|---|---|']

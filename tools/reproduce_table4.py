@@ -29,8 +29,8 @@ Presets:
   budget), 4 epochs per row (rows 4-6: 4 more).
 * ``gpu``: the paper's networks, batch and lr (UNet base 64, 64x64 heatmaps,
   batch 128, Adam 1e-3) on 20,000 poses x 2 appearances, 2 epochs per row,
-  4 loader workers; meant for <= 8 min on one large GPU, not met on the one
-  H200 run so far (docs/results.md, "The gpu presets").
+  3 loader workers, 3 rows side by side; meant for <= 8 min on one large GPU,
+  not met in the two H200 runs so far (docs/results.md, "The gpu presets").
 * ``paper``: the paper's scale (GPU): 123,034 poses x 2 appearances, the
   full-width UNet (base 64) and heatmap decoder of the configs, 75 epochs at
   batch 128 (rows 4-6: 75 more).
@@ -103,7 +103,7 @@ _NO_VAL = {
     'train_cfg.val_interval': 10**6,  # every row is evaluated once, at its last epoch
     'default_hooks.checkpoint.save_best': None,
 }
-GPU_POSES, GPU_EPOCHS = 20000, 2  # the gpu preset's set and epochs (estimates, not yet timed)
+GPU_POSES, GPU_EPOCHS = 20000, 2  # the gpu preset's set and epochs (not within 8 min yet)
 PRESETS: Dict[str, dict] = {
     'cpu': dict(
         data=dict(num_poses=3000, appearances=2, seed=0),
@@ -116,14 +116,16 @@ PRESETS: Dict[str, dict] = {
             'default_hooks.logger.interval': 25,
         }),
     # the paper's networks, batch and lr (base 64, 64x64 heatmaps, batch 128, Adam 1e-3) on a
-    # smaller set for fewer epochs, meant for <= 8 min on one large GPU (not met on the one
-    # H200 run so far: tools/run_gpu_presets.sh, docs/results.md)
+    # smaller set for fewer epochs, meant for <= 8 min on one large GPU (not met in the two
+    # H200 runs so far: tools/run_gpu_presets.sh, docs/results.md)
     'gpu': dict(
         data=dict(num_poses=GPU_POSES, appearances=2, seed=0),
         heatmap_size=None,
+        jobs=3,
+        eval_jobs=2,
         options={
             **_NO_VAL,
-            **gpu_loader_options(),
+            **gpu_loader_options(3),
             **PAPER_NETWORK,
             'train_cfg.max_epochs': GPU_EPOCHS,
             'default_hooks.logger.interval': 50,
@@ -216,7 +218,8 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
         train_run(cfg_path, work, seed, osp.join(row_dir, 'train.log'), echo='Epoch(train)')
     train_seconds = round(time.time() - t0, 1)
     results = evaluate_splits(cfg_path, ckpt, row_dir,
-                              {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS)
+                              {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS,
+                              jobs=preset.get('eval_jobs', 1))
     metrics = dict(row=rid, config=config, name=name, epochs=epochs, budget=budget,
                    grad_balance=grad_balance if 'selfdis' in cfg.model else False,
                    pose_loss=pose_loss,
@@ -416,6 +419,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--pose-loss', choices=('mse', 'l1'), default='mse',
                         help='heatmap loss of every row: mse (the configs\' KeypointMSELoss, '
                         'default) or l1 (the paper\'s eq. 1/6, KeypointL1Loss)')
+    parser.add_argument('--jobs', type=int, default=None,
+                        help='rows trained side by side, each in its own processes (default: '
+                        'the preset\'s, gpu 3, else 1); rows 4-6 wait for row 3')
     parser.add_argument('--budgets', type=int, nargs='+',
                         help='train at these multiples of the preset\'s epochs, each (and each '
                         'of --seeds) in WORK_DIR/b<K>x-s<SEED>, and write WORK_DIR/trend.*')
@@ -428,6 +434,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.max_ratio is not None and (args.no_grad_balance or not args.max_ratio > 0):
         raise StudyError(f'--max-ratio: a number > 0 (and not with --no-grad-balance), got '
                          f'{args.max_ratio}')
+    if args.jobs is None:
+        args.jobs = PRESETS[args.preset].get('jobs', 1)
+    if args.jobs < 1:
+        raise StudyError(f'--jobs: rows side by side, an integer >= 1, got {args.jobs}')
     if args.budgets is not None and any(b < 1 for b in args.budgets):
         raise StudyError(f'--budgets: multiples of the preset\'s epochs, integers >= 1, got '
                          f'{args.budgets}')
@@ -466,23 +476,74 @@ def run_table(args: argparse.Namespace, work_dir: str, data_root: Optional[str],
         if r[3] is not None and r[3] not in args.rows and r[3] not in finished:
             raise StudyError(f'row {r[0]} starts from row {r[3]}\'s checkpoint: add {r[3]} to '
                              f'--rows (or train it first in this work dir)')
-    for i, row in enumerate(rows):
-        rid = row[0]
-        if rid in finished:
-            print(f'[table4] row {rid}: finished earlier, not retrained', flush=True)
-            continue
+    for rid in [r[0] for r in rows if r[0] in finished]:
+        print(f'[table4] row {rid}: finished earlier, not retrained', flush=True)
+    todo = [r for r in rows if r[0] not in finished]
+    if todo:
         remove_stale_tables(work_dir, FINAL_TABLES, 'table4', 'rows')
+    index = {r[0]: i + 1 for i, r in enumerate(rows)}
+
+    def start(row: tuple) -> dict:
         warm = None
         if row[3] is not None:
             src = read_rows(work_dir).get(row[3])
             if src is None:
-                raise StudyError(f'row {rid} starts from row {row[3]}, which has not finished')
+                raise StudyError(f'row {row[0]} starts from row {row[3]}, which has not '
+                                 f'finished')
             warm = last_checkpoint(src)
-        run_row(row, preset, work_dir, data_root, seed, warm, i + 1, len(rows), budget,
-                grad_balance_arg(args), args.pose_loss)
-        if i + 1 < len(rows):
-            write_reports(work_dir, command, args.preset, progress=(i + 1, len(rows)))
+        return run_row(row, preset, work_dir, data_root, seed, warm, index[row[0]], len(rows),
+                       budget, grad_balance_arg(args), args.pose_loss)
+
+    for done in run_rows_scheduled(todo, start, args.jobs):
+        if done < len(todo):
+            write_reports(work_dir, command, args.preset,
+                          progress=(len(rows) - len(todo) + done, len(rows)))
     write_reports(work_dir, command, args.preset)
+
+
+def run_rows_scheduled(rows: Sequence[tuple], start, jobs: int = 1):
+    """Run ``start(row)`` for every row, ``jobs`` at a time; yield the count done after each.
+
+    A row that warm-starts from another row of ``rows`` starts once that row
+    has finished; rows that others start from go first. Each row trains and
+    evaluates in its own processes (``tools/train.py``, ``tools/test.py``), so
+    on a large GPU, whose steps are bound by the host, ``jobs`` rows side by
+    side take about as long as one. The first failure stops the scheduling of
+    new rows and is raised once the running ones have ended.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    needed = {r[3] for r in rows if r[3] is not None}
+    ids = {r[0] for r in rows}
+    finished, done = set(), 0
+    if jobs <= 1:
+        for row in rows:
+            start(row)
+            done += 1
+            yield done
+        return
+    pending = sorted(rows, key=lambda r: r[0] not in needed)  # stable: table order otherwise
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running, error = {}, None
+        while pending or running:
+            ready = [r for r in pending
+                     if r[3] is None or r[3] not in ids or r[3] in finished]
+            while error is None and ready and len(running) < jobs:
+                row = ready.pop(0)
+                pending.remove(row)
+                running[pool.submit(start, row)] = row
+            if not running:
+                break  # only failures left to report
+            ended, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ended:
+                row = running.pop(future)
+                if future.exception() is not None:
+                    error = error or future.exception()
+                    continue
+                finished.add(row[0])
+                done += 1
+                yield done
+        if error is not None:
+            raise error
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -339,7 +339,7 @@ def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str]
 
 
 def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[str, str],
-                    keys: Sequence[str]) -> Dict[str, Dict[str, float]]:
+                    keys: Sequence[str], jobs: int = 1) -> Dict[str, Dict[str, float]]:
     """Evaluate ``checkpoint`` on each split with ``tools/test.py`` (once per split).
 
     Args:
@@ -349,12 +349,13 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
             metrics file exists is not evaluated again.
         splits: ``{split name: ann_file}`` (relative to the dataset's data_root).
         keys: The metric names to return.
+        jobs: Splits evaluated side by side (separate processes; a large GPU
+            has room for several).
 
     Returns:
         ``{split: {key: value}}``.
     """
-    results = {}
-    for split, ann_file in splits.items():
+    def evaluate(split: str, ann_file: str) -> None:
         out = osp.join(out_dir, f'metrics_{split}.json')
         if not osp.isfile(out):
             tmp = osp.join(out_dir, f'.metrics_{split}.tmp-{os.getpid()}.json')  # .json: --out
@@ -363,6 +364,17 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
                         f'test_dataloader.dataset.ann_file={ann_file}'],
                        osp.join(out_dir, f'test_{split}.log'))
             os.replace(tmp, out)
-        m = mmengine.load(out)
+
+    if jobs > 1 and len(splits) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in [pool.submit(evaluate, *item) for item in splits.items()]:
+                future.result()
+    else:
+        for item in splits.items():
+            evaluate(*item)
+    results = {}
+    for split in splits:
+        m = mmengine.load(osp.join(out_dir, f'metrics_{split}.json'))
         results[split] = {k: float(m[k]) for k in keys if k in m}
     return results

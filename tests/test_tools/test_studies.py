@@ -200,3 +200,83 @@ def test_table4_max_ratio_sets_the_branch_cap_and_is_checked(tmp_path):
     json.dump(m, open(tmp_path / 'rows' / '3' / 'metrics.json', 'w'))
     t4.write_reports(str(tmp_path), 'cmd', 'cpu')
     assert 'rows 3 (max_ratio 0.25)' in open(tmp_path / 'results.md').read()
+
+
+def test_table4_rows_side_by_side_wait_for_the_row_they_start_from():
+    """--jobs N: rows run N at a time; 4-6 start only once row 3 has finished."""
+    import threading
+    import time
+    t4 = load_tool('reproduce_table4')
+    lock, events = threading.Lock(), []
+
+    def start(row):
+        with lock:
+            events.append(('start', row[0]))
+        time.sleep(0.05 if row[0] != '3' else 0.2)
+        with lock:
+            events.append(('end', row[0]))
+
+    counts = list(t4.run_rows_scheduled(t4.ROWS, start, jobs=3))
+    assert counts == list(range(1, len(t4.ROWS) + 1))
+    started = [rid for kind, rid in events if kind == 'start']
+    assert started[0] == '3'  # the row others start from goes first
+    end3 = events.index(('end', '3'))
+    for rid in ('4', '5', '6'):
+        assert events.index(('start', rid)) > end3
+    running, most = 0, 0
+    for kind, _ in events:
+        running += 1 if kind == 'start' else -1
+        most = max(most, running)
+    assert most == 3  # side by side, never more than --jobs
+    # one at a time: the table's order, as before
+    events.clear()
+    list(t4.run_rows_scheduled(t4.ROWS, start, jobs=1))
+    assert [rid for kind, rid in events if kind == 'start'] == list(t4.ROW_IDS)
+
+
+def test_table4_scheduling_stops_at_a_failed_row():
+    t4 = load_tool('reproduce_table4')
+    started = []
+
+    def start(row):
+        started.append(row[0])
+        if row[0] == '3':
+            raise RuntimeError('row 3 broke')
+
+    with pytest.raises(RuntimeError, match='row 3 broke'):
+        list(t4.run_rows_scheduled(t4.ROWS, start, jobs=2))
+    assert not {'4', '5', '6'} & set(started)  # nothing starts from a row that failed
+
+
+def test_evaluate_splits_side_by_side(tmp_path, monkeypatch):
+    from mmselfdis.utils import study
+    calls = []
+
+    def fake_run(cmd, log, **kwargs):  # what tools/test.py --out writes
+        calls.append(cmd)
+        out = cmd[cmd.index('--out') + 1]
+        split = cmd[-1].split('/')[-1][:-len('.json')]
+        with open(out, 'w') as f:
+            json.dump(dict(EPE={'a': 1.0, 'b': 2.0}[split], PCK=0.5), f)
+
+    monkeypatch.setattr(study, 'run_logged', fake_run)
+    splits = dict(a='annotations/a.json', b='annotations/b.json')
+    res = study.evaluate_splits('cfg.py', 'ckpt.pth', str(tmp_path), splits, ('EPE', ), jobs=2)
+    assert res == dict(a=dict(EPE=1.0), b=dict(EPE=2.0)) and len(calls) == 2
+    # evaluated once: the metrics files are reused
+    assert study.evaluate_splits('cfg.py', 'ckpt.pth', str(tmp_path), splits, ('EPE', ),
+                                 jobs=2) == res and len(calls) == 2
+
+
+def test_demo_micro_trains_the_judge_beside_the_generator(tmp_path):
+    w = tmp_path / 'demo'
+    proc = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
+                    '--micro', '--judge-beside', env=dict(OMP_NUM_THREADS='1'))
+    assert 'beside stage 3' in proc.stdout and 'judge ready' in proc.stdout
+    assert proc.stdout.index('judge ready') < proc.stdout.index('[demo 4/5]')
+    metrics = json.load(open(w / 'metrics.json'))
+    assert metrics['disent/judged'] == 1.0 and 'disent/PCK_mix' in metrics
+    cfg = Config.fromfile(str(w / 'config.py'))
+    judge = [m for m in cfg.test_evaluator if m['type'] == 'DisentanglementMetric'][0]['judge']
+    assert judge['checkpoint'] == str(w / 'synthhands' / 'judge' / 'judge.pth')
+    assert osp.isfile(judge['checkpoint']) and osp.isfile(judge['config'])
