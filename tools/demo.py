@@ -73,6 +73,11 @@ SUMMARY_KEYS = (
     ('disent/paired_L1_copy_app', '  copy y', 'the same L1 for a mix that copies y'),
     ('disent/paired_L1_copy_pose', '  copy x', 'the same L1 for a mix that copies x'),
     ('disent/paired_SSIM', 'paired SSIM', 'mix vs the true render'),
+    ('disent/paired_SSIM_copy_app', '  copy y', 'the same SSIM for a mix that copies y'),
+    ('disent/paired_L1_copy_app_aligned', "  copy y at x's crop (L1)", "y's image cropped where "
+     "x was: the true render is this image except where the hands are (where the crops lie "
+     'explains the rest of copy y\'s L1)'),
+    ('disent/paired_SSIM_copy_app_aligned', "  copy y at x's crop (SSIM)", 'the same, SSIM'),
 )
 
 # --micro: seconds instead of minutes (tests of the tool itself)

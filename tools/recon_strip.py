@@ -64,8 +64,9 @@ def strip(model, imgs: torch.Tensor, info: List[dict]) -> np.ndarray:
                                             np.stack([i['keypoints_visible'] for i in info]))
         elif model.selfdis.uses_pose_maps:
             maps = model.selfdis._pose_maps([p], trainable=False)
-        rec = model.decode(p, a, maps if model.draws_labels else None)
-        mix = model.decode(p, a.roll(-1, 0), maps if model.draws_labels else None)
+        draw = maps if model.draws_labels else None
+        rec = model.decode(p, a, draw, background=imgs)
+        mix = model.decode(p, a.roll(-1, 0), draw, background=imgs.roll(-1, 0))
         rows = [imgs, rec, mix]
         limbs = getattr(model.selfdis.image_decoder, 'limb_maps', None)
         if limbs is not None and maps is not None:

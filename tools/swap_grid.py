@@ -169,7 +169,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, IndexError) as err:
         raise ConfigError(str(err).strip('"')) from err
 
-    mixes = swap_images(model, pose_imgs, app_imgs, pose_info)
+    mixes = swap_images(model, pose_imgs, app_imgs, pose_info, app_info)
     num_a, num_p = mixes.shape[:2]
     mix_disp = to_display(mixes.flatten(0, 1)).reshape(num_a, num_p, *mixes.shape[-2:], 3)
     title = args.title or (f'{osp.splitext(osp.basename(args.config))[0]} | '

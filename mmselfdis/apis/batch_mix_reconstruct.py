@@ -3,6 +3,7 @@ import os
 import os.path as osp
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -156,7 +157,9 @@ class BatchMixReconstruct(nn.Module):
             maps = None
             if getattr(gen, 'draws_labels', False):
                 maps = gen.selfdis.sample_label_maps([data_samples[i] for i in idx.tolist()])
-            mixed = mix_images(gen, img[idx], img[app_idx[idx]], pose_maps=maps).float()
+            mixed = mix_images(gen, img[idx], img[app_idx[idx]], pose_maps=maps,
+                               **self._app_keypoints(gen, data_samples,
+                                                     app_idx[idx].tolist())).float()
             out = inputs.clone()
             out[idx] = space.to_model(mixed).to(inputs.dtype)
         for i in idx.tolist():
@@ -168,6 +171,20 @@ class BatchMixReconstruct(nn.Module):
                 mix_source=dict(batch_index=j, img_id=src.get('img_id'),
                                 img_path=src.get('img_path'), id=src.get('id'))))
         return out, data_samples
+
+    @staticmethod
+    def _app_keypoints(gen, data_samples, idx) -> dict:
+        """The appearance crops' keypoints, for a generator that paints over them."""
+        if getattr(getattr(gen, 'selfdis', None), 'background', None) is None:
+            return {}
+        gts = [data_samples[i].get('gt_instances') for i in idx]
+        if any(gt is None or 'transformed_keypoints' not in gt for gt in gts):
+            return {}  # their hands are then found by the pose model
+        kpts = np.stack([np.asarray(gt.transformed_keypoints)[0] for gt in gts])
+        vis = np.stack([np.asarray(gt.keypoints_visible).reshape(
+            len(kpts[0]), -1)[:, 0] if 'keypoints_visible' in gt else np.ones(len(kpts[0]))
+            for gt in gts])
+        return dict(app_keypoints=kpts, app_keypoints_visible=vis)
 
     @staticmethod
     def _num_keypoints(data_samples: SampleList) -> Optional[int]:

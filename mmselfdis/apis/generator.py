@@ -145,7 +145,8 @@ def _check(t: Tensor, info: GeneratorInfo, name: str) -> None:
 
 def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch,
                keypoints=None, keypoints_visible=None,
-               pose_maps: Optional[Tensor] = None) -> Union[np.ndarray, Tensor]:
+               pose_maps: Optional[Tensor] = None, app_keypoints=None,
+               app_keypoints_visible=None) -> Union[np.ndarray, Tensor]:
     """Images with the pose of ``pose_imgs`` and the appearance of ``app_imgs``.
 
     THE mixing function of the project: ``D_I([p(pose), a(app)])`` in
@@ -164,6 +165,10 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
             ``(N, K)``: drawn by a generator trained with
             ``pose_maps_from='labels'`` (which needs them, or ``pose_maps``:
             their heatmaps in the pose head's codec); ignored by others.
+        app_keypoints: The appearance images' keypoints in crop pixels, with
+            ``app_keypoints_visible``: a generator that paints the hand over
+            the appearance image (``selfdis.background``) cuts its hand out
+            there (else where its pose model finds it); ignored by others.
 
     Returns:
         The mixed images as ``uint8`` in the layout of ``pose_imgs`` (numpy
@@ -192,6 +197,12 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
                       keypoints_visible=keypoints_visible)
         elif pose_maps is not None:
             kw = dict(pose_maps=pose_maps)
+    if app_keypoints is not None and getattr(getattr(generator, 'selfdis', None), 'background',
+                                             None) is not None:
+        akp = np.asarray(app_keypoints.cpu() if torch.is_tensor(app_keypoints) else app_keypoints,
+                         dtype=np.float32)
+        kw.update(app_keypoints=akp.reshape(-1, *akp.shape[-2:]),
+                  app_keypoints_visible=app_keypoints_visible)
     with torch.no_grad():
         out = generator.mix(pose.to(device), app.to(device), **kw)
     out = out.clamp_(0, 255).round_().to(torch.uint8)

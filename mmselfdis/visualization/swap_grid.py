@@ -58,7 +58,8 @@ def _grid_keypoints(pose_info: Optional[Sequence[dict]], num_a: int):
 
 
 def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor,
-                pose_info: Optional[Sequence[dict]] = None) -> Tensor:
+                pose_info: Optional[Sequence[dict]] = None,
+                app_info: Optional[Sequence[dict]] = None) -> Tensor:
     """All mixes ``D_I([p(pose_j), a(app_i)])`` in one encode and one decode.
 
     Runs in ``eval()`` and ``no_grad`` (the model's mode is restored).
@@ -97,7 +98,16 @@ def swap_images(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor,
                                      "keypoints: pass pose_info with their keypoints "
                                      "(load_samples gives them)")
                 maps = model.selfdis.label_maps(kpts, vis)
-            out = model.decode(p_all, a_all, maps)
+            background = background_maps = None
+            if getattr(model.selfdis, 'background', None) is not None:
+                # painted over the appearance sources; their hands cut out where labelled
+                background = app_imgs.to(device).float().repeat_interleave(num_p, 0)
+                akp, avis = _grid_keypoints(app_info, 1)
+                if akp is not None:
+                    background_maps = model.selfdis.label_maps(akp, avis).repeat_interleave(
+                        num_p, 0)
+            out = model.decode(p_all, a_all, maps, background=background,
+                               background_maps=background_maps)
     finally:
         model.train(was_training)
     return out.clamp(0, 255).round().cpu().view(num_a, num_p, *out.shape[1:])
@@ -210,7 +220,8 @@ def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int 
               pose_labels: Optional[Sequence[str]] = None,
               app_labels: Optional[Sequence[str]] = None,
               title: Optional[str] = None,
-              pose_info: Optional[Sequence[dict]] = None) -> np.ndarray:
+              pose_info: Optional[Sequence[dict]] = None,
+              app_info: Optional[Sequence[dict]] = None) -> np.ndarray:
     """Mix every pose source with every appearance source and draw the grid.
 
     Args:
@@ -223,6 +234,8 @@ def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int 
         title: A line above the grid.
         pose_info: The pose sources' metainfo from :func:`load_samples`
             (their keypoints, for a generator that draws labels).
+        app_info: The appearance sources' metainfo (their keypoints: where a
+            generator that paints over them cuts their hands out).
 
     Returns:
         The figure, ``uint8`` RGB.
@@ -231,7 +244,7 @@ def swap_grid(model: nn.Module, pose_imgs: Tensor, app_imgs: Tensor, scale: int 
         - pose_imgs: ``(P, C, H, W)``; app_imgs: ``(A, C, H, W)``
         - return: ``(H', W', 3)``
     """
-    mixes = swap_images(model, pose_imgs, app_imgs, pose_info)
+    mixes = swap_images(model, pose_imgs, app_imgs, pose_info, app_info)
     num_a, num_p = mixes.shape[:2]
     mix_disp = to_display(mixes.flatten(0, 1)).reshape(num_a, num_p, *mixes.shape[-2:], 3)
     return draw_swap_grid(to_display(pose_imgs), to_display(app_imgs), mix_disp, scale,

@@ -21,7 +21,8 @@ TRUTH_KEYS = ('PCK_truth', 'EPE_truth', 'PCK_mix_truth_ratio', 'PCK_mix_gain')
 CODE_KEYS = ('app_recall@1', 'app_recall@5', 'pose_recall@1', 'leak_app_ratio',
              'leak_pose_ratio')
 PAIRED_KEYS = ('paired_L1', 'paired_PSNR', 'paired_SSIM', 'paired_L1_copy_pose',
-               'paired_L1_copy_app')
+               'paired_L1_copy_app', 'paired_SSIM_copy_app', 'paired_L1_copy_app_aligned',
+               'paired_SSIM_copy_app_aligned')
 
 
 @pytest.fixture(scope='module')
@@ -355,3 +356,33 @@ def test_sticks_control_is_the_judge_on_y_with_xs_skeleton(model, synth_batches,
     assert 'PCK_sticks' not in quiet.compute_metrics(quiet.results)
     with pytest.raises(ValueError, match='stick_width'):
         DisentanglementMetric(stick_width=-1)
+
+
+def test_appearance_cropped_where_x_was_cropped(model, synth_batches, monkeypatch):
+    """appearance_crop='pose': the mix is given y's image at x's crop; copying it is the
+    aligned floor, which the true render beats only where the hands are."""
+    metric = _collect(model, synth_batches, appearance_crop='pose')
+    results = metric.results
+    partner = (np.arange(len(results)) - metric._pair_shift(results)) % len(results)
+    given = []
+
+    def mix(img_pose, img_app):
+        given.append(img_app.cpu())
+        return img_app.float()
+
+    monkeypatch.setattr(model, 'mix', mix)
+    metric.bind_judge(_plain_judge())
+    m = metric.compute_metrics(results)
+    i, j = 3, partner[3]
+    expect = render_truth(dict(results[i], pose=results[j]['pose']), results[j],
+                          torch.from_numpy(results[i]['img']))
+    assert torch.equal(torch.cat(given)[i].to(torch.uint8), expect)
+    assert not torch.equal(expect, torch.from_numpy(results[j]['img']))  # not y's own crop
+    assert m['paired_L1'] == pytest.approx(m['paired_L1_copy_app_aligned'])
+    assert m['paired_SSIM'] == pytest.approx(m['paired_SSIM_copy_app_aligned'])
+    assert m['app_recall@1'] == 1.0  # found among the appearance images it was given
+    # y's background, where x's crop sees it, is the true render's
+    assert m['paired_L1_copy_app_aligned'] < m['paired_L1_copy_app']
+    assert m['paired_SSIM_copy_app_aligned'] > m['paired_SSIM_copy_app']
+    with pytest.raises(ValueError, match="'own' or 'pose'"):
+        DisentanglementMetric(appearance_crop='x')

@@ -254,3 +254,94 @@ def test_foreground_weight_counts_the_hands_pixels_more():
     assert not torch.allclose(losses['loss_img'], (pred - x).abs().mean(), atol=1e-4)
     with pytest.raises(ValueError, match='foreground_weight finds the hand'):
         build_model(model_cfg('resnet', 3, dict(foreground_weight=1.0)))
+
+
+BACKGROUND = dict(LABELS, background=dict(radius=0.06))
+
+
+def _opaque_outside(model):
+    """The opacity channel's bias at -50: outside the holes the appearance image shows."""
+    out_conv = model.selfdis.image_decoder.out_conv
+    with torch.no_grad():
+        out_conv.weight[-1].zero_()
+        out_conv.bias[-1] = -50.0
+
+
+def test_hand_region_covers_bones_and_forearm_only():
+    from mmselfdis.models.networks import hand_region
+    pts = torch.zeros(1, 21, 2)
+    pts[0, :, 0] = torch.linspace(0.3, 0.7, 21)  # a straight hand along the middle row
+    pts[0, :, 1] = 0.5
+    pts[0, 9] = torch.tensor([0.5, 0.5])  # knuckle right of the wrist (0.3, 0.5)
+    conf = torch.ones(1, 21)
+    mask = hand_region(pts, conf, (64, 64), radius=0.05, arm_radius=0.05, arm_length=1.0)
+    assert mask.shape == (1, 1, 64, 64)
+    assert mask[0, 0, 32, 32] == 1 and mask[0, 0, 5, 32] == 0  # on the bones, far above
+    # the forearm: from the wrist (x = 19 px) away from the knuckle (x = 32), 13 px long
+    assert mask[0, 0, 32, 10] == 1 and mask[0, 0, 32, 2] == 0
+    none = hand_region(pts, torch.zeros(1, 21), (64, 64))
+    assert none.abs().max() == 0  # no confidence, no hand
+
+
+def test_background_paints_the_hand_over_the_appearance_image():
+    """selfdis.background: mix = α·paint + (1-α)·y with α = 1 in the holes (y's and x's
+    hands); with the opacity off elsewhere the mix is y outside the holes, exactly."""
+    model = build_model(model_cfg('resnet', 3, BACKGROUND))
+    sd = model.selfdis
+    assert sd.image_decoder.out_channels == 4  # BGR + opacity
+    model.eval()
+    _opaque_outside(model)
+    g = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    vis = torch.ones(2, 21).numpy()
+    with torch.no_grad():
+        mix = model.mix(x, y, keypoints=kpts, keypoints_visible=vis)
+        p_y = sd.encode(model, sd.to_model_space(y, model.data_preprocessor))[0]
+        hole = torch.maximum(sd.hand_region(sd._pose_maps([p_y], trainable=False)),
+                             sd.hand_region(sd.label_maps(kpts, vis)))
+    outside = (hole == 0).expand_as(y)
+    assert 0.05 < outside.float().mean() < 0.95
+    torch.testing.assert_close(mix[outside], y[outside], atol=1e-2, rtol=0)
+    inside = (hole == 1).expand_as(y)
+    assert (mix[inside] - y[inside]).abs().mean() > 1  # painted there
+    # y's hand cut out where its labels say (the pose model's reading otherwise)
+    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    with torch.no_grad():
+        mix2 = model.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                         app_keypoints_visible=vis)
+        hole2 = torch.maximum(sd.hand_region(sd.label_maps(ykp, vis)),
+                              sd.hand_region(sd.label_maps(kpts, vis)))
+    outside2 = (hole2 == 0).expand_as(y)
+    assert not torch.equal(outside2, outside)
+    torch.testing.assert_close(mix2[outside2], y[outside2], atol=1e-2, rtol=0)
+    from mmselfdis.apis import mix_images
+    via_api = mix_images(model, x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                         app_keypoints_visible=vis)
+    torch.testing.assert_close(via_api.float(), mix2.clamp(0, 255).round(), atol=1, rtol=0)
+    p, a = model.encode(x)
+    with pytest.raises(ValueError, match='background='):
+        sd.decode(p, a, sd.label_maps(kpts, vis).to(p))  # no appearance image
+
+
+def test_background_losses_reconstruct_over_the_input_with_holes():
+    """L_I compares x with its reconstruction painted over x itself, where x's hand and
+    another image's hand are cut out; the formula of SelfDisHead.composite."""
+    model, x, samples, losses, spies = _run(BACKGROUND)
+    sd = model.selfdis
+    assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    with torch.no_grad():
+        hands = sd.hand_region(hm)
+        hole = torch.maximum(hands, torch.roll(hands, 2, 0))
+        p, a = sd.encode(model, x)
+        out = sd.image_decoder(hm, a, None)
+    pred, target = spies['loss_img'].calls[0][:2]
+    alpha = hole + (1 - hole) * torch.sigmoid(out[:, -1:])
+    want = alpha * out[:, :-1] + (1 - alpha) * x
+    torch.testing.assert_close(pred, want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(target, x)
+    with pytest.raises(ValueError, match='PoseModulatedDecoder'):
+        build_model(model_cfg('resnet', 3, dict(background=dict())))
+    with pytest.raises(ValueError, match='hand_region options'):
+        build_model(model_cfg('resnet', 3, dict(BACKGROUND, background=dict(size=3))))

@@ -311,9 +311,12 @@ class MixReconstruct(PairedCropTransform):
         else:
             app = self.second_crop(results)
         # the crop's keypoints (TopdownAffine's); 'keypoints' are in the source image's pixels
+        # (a generator that paints over the appearance crop cuts its labelled hand out)
         mixed = mix_images(self._generator, results['img'], app['img'],
                            keypoints=results.get('transformed_keypoints'),
-                           keypoints_visible=results.get('keypoints_visible'))
+                           keypoints_visible=results.get('keypoints_visible'),
+                           app_keypoints=app.get('transformed_keypoints'),
+                           app_keypoints_visible=app.get('keypoints_visible'))
         if self.judge is not None:
             pred = _crop_keypoints(self.judge_model, mixed, results.get('flip_indices'))
             pck = judge_pck(pred, results, self.judge_thr)

@@ -76,6 +76,7 @@ class SwapGridHook(Hook):
         self.log_last = bool(log_last)
         self._pose_imgs: Optional[torch.Tensor] = None
         self._pose_info: Optional[list] = None
+        self._app_info: Optional[list] = None
         self._app_imgs: Optional[torch.Tensor] = None
         self._pose_labels: list = []
         self._app_labels: list = []
@@ -97,6 +98,7 @@ class SwapGridHook(Hook):
         self._pose_imgs, pose_info = load_samples(dataset, pose_idx)
         self._app_imgs, app_info = load_samples(dataset, app_idx)
         self._pose_info = pose_info
+        self._app_info = app_info
         self._pose_labels = [f'#{i["index"]}' for i in pose_info]
         self._app_labels = [f'#{i["index"]}' for i in app_info]
 
@@ -117,5 +119,5 @@ class SwapGridHook(Hook):
         step = runner.iter + 1
         grid = swap_grid(self._model(runner), self._pose_imgs, self._app_imgs, self.scale,
                          self._pose_labels, self._app_labels, f'{self.name} | iter {step}',
-                         pose_info=self._pose_info)
+                         pose_info=self._pose_info, app_info=self._app_info)
         runner.visualizer.add_image(self.name, grid, step=step)

@@ -105,7 +105,8 @@ class DisentanglementMetric(BaseMetric):
     - ``app_recall@k``: share of mixes whose appearance code ``â`` has
       ``a(y)`` among its ``k`` nearest appearance codes of all evaluated
       samples (cosine similarity of codes centred on their mean; chance
-      ``k / N``); ``pose_recall@1``: the same for the mix's pose code and
+      ``k / N``; with ``appearance_crop='pose'`` among the codes of the
+      appearance images given to the mixes); ``pose_recall@1``: the same for the mix's pose code and
       ``p(x)``.
     - ``leak_app_ratio``: a ridge regression from the appearance code ``a``
       to the crop keypoints, trained on a random ``1 - probe_held_out`` of
@@ -118,7 +119,11 @@ class DisentanglementMetric(BaseMetric):
       ``paired_SSIM`` of the mix against the true render of x's pose in y's
       appearance, cropped like ``x``; ``paired_L1_copy_pose`` and
       ``paired_L1_copy_app``: the same L1 for the trivial "mixes" ``x`` and
-      ``y`` (a useful mix beats both).
+      ``y`` (a useful mix beats both); ``paired_L1_copy_app_aligned`` and
+      ``paired_SSIM_copy_app_aligned``: those of ``y``'s image cropped where
+      ``x`` was cropped (the true render differs from it only where the
+      hands are: the background is ``y``'s, pixel for pixel), and
+      ``paired_SSIM_copy_app`` (``y``'s own crop).
 
     The model comes from
     :class:`~mmselfdis.engine.hooks.DisentanglementMetricHook` (or
@@ -146,6 +151,12 @@ class DisentanglementMetric(BaseMetric):
         batch_size: Images per model call in :meth:`compute_metrics`.
         stick_width: Line width (pixels) of the skeleton of ``PCK_sticks``;
             ``0`` leaves the key out.
+        appearance_crop: ``'own'`` (default): ``y`` is its own crop;
+            ``'pose'``: the appearance image is ``y``'s image cropped where
+            ``x`` was cropped (SynthHands: rendered from its parameters), as a
+            user mixing whole images can crop the appearance image at the
+            pose image's box; the true render's background is then where
+            ``y``'s is.
         max_samples: Evaluate only the first ``max_samples`` samples.
         collect_device: Passed to :class:`BaseMetric`.
         prefix: Key prefix (default ``'disent'``).
@@ -164,6 +175,7 @@ class DisentanglementMetric(BaseMetric):
                  judge: Union[str, Dict[str, str], None] = 'auto',
                  batch_size: int = 32,
                  stick_width: int = 2,
+                 appearance_crop: str = 'own',
                  max_samples: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
@@ -185,6 +197,10 @@ class DisentanglementMetric(BaseMetric):
             raise ValueError(f'DisentanglementMetric.stick_width must be an int >= 0 (0: no '
                              f'PCK_sticks), got {stick_width!r}')
         self.stick_width = int(stick_width)
+        if appearance_crop not in ('own', 'pose'):
+            raise ValueError(f"DisentanglementMetric.appearance_crop must be 'own' or 'pose', "
+                             f'got {appearance_crop!r}')
+        self.appearance_crop = appearance_crop
         if not (judge is None or judge == 'auto' or
                 (isinstance(judge, dict) and {'config', 'checkpoint'} <= set(judge))):
             raise ValueError("DisentanglementMetric.judge must be 'auto', None or "
@@ -309,6 +325,10 @@ class DisentanglementMetric(BaseMetric):
                              '(tools/make_synthhands.py) and PackPoseInputs must keep '
                              '"raw_ann_info" in its meta_keys')
         do_paired = has_render and self.paired is not False
+        if self.appearance_crop == 'pose' and not has_render:
+            raise ValueError("DisentanglementMetric(appearance_crop='pose') renders y's image "
+                             'at x\'s crop: it needs SynthHands render parameters (pose/'
+                             'appearance in raw_ann_info)')
 
         shift = self._pair_shift(results)
         partner = (np.arange(n) - shift) % n
@@ -317,17 +337,23 @@ class DisentanglementMetric(BaseMetric):
         if judge is None:
             print_log(NO_JUDGE_WARNING, logger='current', level=logging.WARNING)
         imgs = torch.from_numpy(np.stack([r['img'] for r in results]))
-        truth = None
-        if do_paired:
+        truth = aligned = None
+        if do_paired or self.appearance_crop == 'pose':
             truth = torch.stack([
                 render_truth(results[i], results[j], imgs[i]) for i, j in enumerate(partner)
             ])
+            # y's own image (its pose, its appearance) cropped where x was cropped
+            aligned = torch.stack([
+                render_truth(dict(results[i], pose=results[j]['pose']), results[j], imgs[i])
+                for i, j in enumerate(partner)
+            ])
+        apps = aligned if self.appearance_crop == 'pose' else None
         states = {m: m.training for m in {model, judge} if m is not None}
         for m in states:
             m.eval()
         try:
             with torch.no_grad():
-                out = self._run(model, judge, imgs, truth, partner, results, device)
+                out = self._run(model, judge, imgs, truth, partner, results, device, apps)
         finally:
             for m, was_training in states.items():
                 m.train(was_training)
@@ -339,8 +365,12 @@ class DisentanglementMetric(BaseMetric):
                                                   kp_sticks=out.get('judge_sticks')))
         metrics.update(self._pose_consistency(results, partner, out['self_x'], out['self_mix'],
                                               prefix='self_'))
-        recall = retrieval_recall(out['a_hat'], out['a'], torch.from_numpy(partner),
-                                  self.recall_ks)
+        if 'a_app' in out:  # the appearance images are not the evaluated crops: find y' itself
+            recall = retrieval_recall(out['a_hat'], out['a_app'], torch.arange(n),
+                                      self.recall_ks)
+        else:
+            recall = retrieval_recall(out['a_hat'], out['a'], torch.from_numpy(partner),
+                                      self.recall_ks)
         for k, v in recall.items():
             metrics[f'app_recall@{k}'] = v
         metrics['pose_recall@1'] = retrieval_recall(out['p_hat'], out['p'],
@@ -353,13 +383,13 @@ class DisentanglementMetric(BaseMetric):
             probe = ridge_probe(codes, crop_kpts, visible, held_out=self.probe_held_out,
                                 seed=self.probe_seed)
             metrics[f'leak_{name}_ratio'] = probe['ratio']
-        if truth is not None:
-            metrics.update(self._paired(partner, imgs, out['mix'], truth))
+        if do_paired:
+            metrics.update(self._paired(partner, imgs, out['mix'], truth, aligned))
         return metrics
 
     def _run(self, model: nn.Module, judge: Optional[nn.Module], imgs: Tensor,
              truth: Optional[Tensor], partner: np.ndarray, results: List[dict],
-             device: torch.device) -> Dict[str, Any]:
+             device: torch.device, apps: Optional[Tensor] = None) -> Dict[str, Any]:
         """Mixes, codes and crop-space keypoint readings of all samples, in chunks.
 
         ``self_*`` are read by the model's own pose branch, ``judge_*`` by the
@@ -379,9 +409,19 @@ class DisentanglementMetric(BaseMetric):
         for start in range(0, n, self.batch_size):
             idx = np.arange(start, min(n, start + self.batch_size))
             x = imgs[idx].to(device).float()
-            y = imgs[partner[idx]].to(device).float()
+            y = (imgs[partner[idx]] if apps is None else apps[idx]).to(device).float()
             if getattr(model, 'draws_labels', False):
                 kw = dict(keypoints=crop_kpts[idx], keypoints_visible=visible[idx])
+            if getattr(model.selfdis, 'background', None) is not None:
+                # y's labelled keypoints, in the crop the mix is given (x's with appearance_crop
+                # ='pose'): where its hand is cut out
+                if apps is None:
+                    app_kpts = crop_kpts[partner[idx]]
+                else:
+                    app_kpts = np.stack([to_crop(results[partner[i]]['keypoints'],
+                                                 results[i]['center'], results[i]['scale'],
+                                                 results[i]['input_size']) for i in idx])
+                kw.update(app_keypoints=app_kpts, app_keypoints_visible=visible[partner[idx]])
             mixed = model.mix(x, y, **kw).clamp(0, 255).round()
             p, a = model.encode(x)
             p_hat, a_hat = model.encode(mixed)
@@ -390,6 +430,8 @@ class DisentanglementMetric(BaseMetric):
             add('a', a.float().cpu())
             add('p_hat', p_hat.float().cpu())
             add('a_hat', a_hat.float().cpu())
+            if apps is not None:
+                add('a_app', model.encode(y)[1].float().cpu())
             add('mix', mixed.to(torch.uint8).cpu())
             add('self_x', predict_crop_keypoints(model, x, flips))
             add('self_mix', predict_crop_keypoints(model, mixed, flips))
@@ -475,16 +517,19 @@ class DisentanglementMetric(BaseMetric):
         return out
 
     @staticmethod
-    def _paired(partner: np.ndarray, imgs: Tensor, mixes: Tensor,
-                truth: Tensor) -> Dict[str, float]:
+    def _paired(partner: np.ndarray, imgs: Tensor, mixes: Tensor, truth: Tensor,
+                aligned: Tensor) -> Dict[str, float]:
         truth = truth.float()
-        mix, x, y = mixes.float(), imgs.float(), imgs[partner].float()
+        mix, x, y, y_at_x = mixes.float(), imgs.float(), imgs[partner].float(), aligned.float()
         return {
             'paired_L1': float(mean_abs_error(mix, truth).mean()),
             'paired_PSNR': float(psnr(mix, truth).mean()),
             'paired_SSIM': float(ssim(mix, truth).mean()),
             'paired_L1_copy_pose': float(mean_abs_error(x, truth).mean()),
             'paired_L1_copy_app': float(mean_abs_error(y, truth).mean()),
+            'paired_SSIM_copy_app': float(ssim(y, truth).mean()),
+            'paired_L1_copy_app_aligned': float(mean_abs_error(y_at_x, truth).mean()),
+            'paired_SSIM_copy_app_aligned': float(ssim(y_at_x, truth).mean()),
         }
 
     def _pair_shift(self, results: List[dict]) -> int:

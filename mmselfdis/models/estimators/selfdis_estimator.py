@@ -102,7 +102,9 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
         x = self.selfdis.to_model_space(img, self.data_preprocessor)
         return self.selfdis.encode(self, x)
 
-    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None) -> Tensor:
+    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None,
+               background: Optional[Tensor] = None,
+               background_maps: Optional[Tensor] = None) -> Tensor:
         """Pose and appearance factors → images (image space, float, not clamped).
 
         Args:
@@ -111,16 +113,31 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
             pose_maps: Heatmaps of the pose to draw (a pose-map decoder; see
                 :meth:`SelfDisHead.decode`); needed with
                 ``pose_maps_from='labels'``.
+            background: The images ``a`` was encoded from (image space); a
+                generator that paints the hand over them
+                (``selfdis.background``) needs them. Their hands are where
+                ``background_maps`` (heatmaps, e.g. :meth:`SelfDisHead.label_maps`
+                of their keypoints) say, else where the pose model finds them.
 
         Returns:
             Images in the input's space (``0..255``, BGR or monochrome).
 
         Note:
-            - p: ``(N, C_p, h, w)``; a: ``(N, C_a, h, w)``
+            - p: ``(N, C_p, h, w)``; a: ``(N, C_a, h, w)``; background: ``(N, C, H, W)``
             - return: ``(N, C, H, W)``
         """
-        return self.selfdis.to_image_space(self.selfdis.decode(p, a, pose_maps),
-                                           self.data_preprocessor)
+        bg = bg_maps = None
+        if self.selfdis.background is not None and background is not None:
+            bg = self.selfdis.to_model_space(background.to(p.device).float(),
+                                             self.data_preprocessor)
+            if background_maps is not None:
+                bg_maps = background_maps.to(p.device)
+            else:
+                bg_maps = self.selfdis._pose_maps([self.selfdis.encode(self, bg)[0]],
+                                                  trainable=False)
+        return self.selfdis.to_image_space(
+            self.selfdis.decode(p, a, pose_maps, background=bg, background_maps=bg_maps),
+            self.data_preprocessor)
 
     @property
     def draws_labels(self) -> bool:
@@ -129,7 +146,8 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
 
     def mix(self, img_pose: Tensor, img_app: Tensor, keypoints: Optional[Any] = None,
             keypoints_visible: Optional[Any] = None,
-            pose_maps: Optional[Tensor] = None) -> Tensor:
+            pose_maps: Optional[Tensor] = None, app_keypoints: Optional[Any] = None,
+            app_keypoints_visible: Optional[Any] = None) -> Tensor:
         """Images with the pose of ``img_pose`` and the appearance of ``img_app``.
 
         ``D_I([p(img_pose), a(img_app)])`` with both encoded in one call. Runs
@@ -147,6 +165,11 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
             keypoints_visible: ``(N, K)`` visibility of ``keypoints``.
             pose_maps: Instead of ``keypoints``: their heatmaps in the pose
                 head's codec (e.g. the data samples' ``gt_fields.heatmaps``).
+            app_keypoints: ``(N, K, 2)`` (or ``(1, K, 2)``) keypoints of
+                ``img_app`` in its crop pixels, with ``app_keypoints_visible``:
+                a generator that paints over the appearance image
+                (``selfdis.background``) cuts its hand out where they are;
+                without them, where the pose model finds it.
 
         Returns:
             The mixed images in image space (float, not clamped).
@@ -173,4 +196,18 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
                 raise ValueError(f'{maps.shape[0]} keypoint sets for {n} pose images')
         p, a = self.encode(torch.cat([img_pose, img_app], 0))
         a_app = a[n:].expand(n, -1, -1, -1) if img_app.shape[0] == 1 else a[n:]
-        return self.decode(p[:n], a_app, maps)
+        if self.selfdis.background is None:
+            return self.decode(p[:n], a_app, maps)
+        # painted over the appearance images, whose hands the pose model finds
+        app = img_app.expand(n, -1, -1, -1) if img_app.shape[0] == 1 else img_app
+        bg = self.selfdis.to_model_space(app.float(), self.data_preprocessor)
+        if app_keypoints is not None:
+            bg_maps = self.selfdis.label_maps(app_keypoints, app_keypoints_visible)
+            bg_maps = bg_maps.to(p.device).expand(n, -1, -1, -1) if bg_maps.shape[0] == 1 \
+                else bg_maps.to(p.device)
+        else:
+            p_app = p[n:].expand(n, -1, -1, -1) if img_app.shape[0] == 1 else p[n:]
+            bg_maps = self.selfdis._pose_maps([p_app], trainable=False)
+        return self.selfdis.to_image_space(
+            self.selfdis.decode(p[:n], a_app, maps, background=bg, background_maps=bg_maps),
+            self.data_preprocessor)

@@ -11,7 +11,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import Features, OptConfigType, OptMultiConfig, SampleList
 from ..data_preprocessors.image_space import ImageSpace
 from ..losses._weights import check_loss_weight
-from ..networks import PoseModulatedDecoder
+from ..networks import PoseModulatedDecoder, hand_region, soft_argmax
 from ..utils import FeatureTap, frozen_call
 from . import probe
 from ..utils.grad_balance import GradBalance
@@ -33,6 +33,8 @@ _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
 POSE_MAPS_FROM = ('prediction', 'labels')
+_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length')
+_HOLE_BETA = 20.0  # soft-argmax of the heatmaps whose hands are cut out (as LimbMaps)
 _DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=0.25)
 
 
@@ -121,6 +123,20 @@ class SelfDisHead(BaseModule):
             ``pose_encoding='limbs'`` decoder, else the heatmaps' maximum) are
             the hand's soft mask. ``0`` (default): the plain mean, where the
             background's texture outweighs the hand (it covers most pixels).
+        background: ``None`` (default: the decoder paints every pixel) or a
+            dict of :func:`~mmselfdis.models.networks.hand_region` options
+            (``radius``, ``arm_radius``, ``arm_length``; ``{}`` for the
+            defaults): the decoder paints the hand over the appearance image
+            itself. It outputs an extra opacity channel ``α``, and an image
+            decoded with the appearance of ``y`` is ``α · D_I + (1 − α) · y``
+            where ``α`` is forced to 1 in a hole cut out of ``y``: the hand
+            regions of ``y`` and of the pose to draw (and, when an image
+            reconstructs itself, of another image of the batch, so the decoder
+            also learns to fill a hole where no hand is drawn). ``y``'s
+            background and texture then reach the mix pixel for pixel, its
+            hand does not. Needs a pose-map decoder; the holes come from the
+            labels in training and from the pose model's reading of ``y`` at
+            inference.
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -181,6 +197,7 @@ class SelfDisHead(BaseModule):
                  gan_condition: Optional[str] = None,
                  pose_maps_from: str = 'prediction',
                  foreground_weight: float = 0.0,
+                 background: OptConfigType = None,
                  encoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  use_gan: bool = True,
@@ -265,6 +282,18 @@ class SelfDisHead(BaseModule):
             raise ValueError("selfdis.pose_maps_from='labels' draws the pose image's keypoints "
                              "into a pose-map decoder: set selfdis.decoder.type="
                              "'PoseModulatedDecoder' (the paper's ImageDecoder decodes [p, a])")
+        if background is not None:
+            if not isinstance(background, dict) or set(background) - set(_BACKGROUND_KEYS):
+                raise ValueError(f'selfdis.background must be None or a dict with keys from '
+                                 f'{_BACKGROUND_KEYS} (hand_region options), got {background!r}')
+            if self.network_cfgs['decoder']['type'] not in ('PoseModulatedDecoder',
+                                                            PoseModulatedDecoder):
+                raise ValueError("selfdis.background cuts the hands out of the appearance image "
+                                 "with the pose maps: set selfdis.decoder.type="
+                                 "'PoseModulatedDecoder'")
+            if mode != 'cycle':
+                raise ValueError("selfdis.background is built for mode='cycle'")
+        self.background = None if background is None else dict(background)
         self._tap = FeatureTap(appearance_source_index)
         self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
@@ -386,7 +415,9 @@ class SelfDisHead(BaseModule):
 
         dec = dict(self.network_cfgs['decoder'])
         dec.setdefault('base_channels', widths['decoder'])
-        dec.update(out_channels=shapes.image_channels, num_upsamples=shapes.num_upsamples)
+        # + the opacity over the appearance image (selfdis.background)
+        dec.update(out_channels=shapes.image_channels + (self.background is not None),
+                   num_upsamples=shapes.num_upsamples)
         if dec['type'] in ('PoseModulatedDecoder', PoseModulatedDecoder):
             dec.update(pose_map_channels=shapes.pose_map_channels,
                        app_channels=self.appearance_channels)
@@ -491,7 +522,9 @@ class SelfDisHead(BaseModule):
             source = self._source(inputs)
         return self._pose_feature(feats), self.appearance_encoder(source)
 
-    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None) -> Tensor:
+    def decode(self, p: Tensor, a: Tensor, pose_maps: Optional[Tensor] = None,
+               background: Optional[Tensor] = None,
+               background_maps: Optional[Tensor] = None) -> Tensor:
         """``D_I([p, a])`` in normalised space.
 
         With a :class:`PoseModulatedDecoder` the heatmaps are ``pose_maps``
@@ -504,6 +537,10 @@ class SelfDisHead(BaseModule):
             a: Appearance factor.
             pose_maps: Heatmaps of the pose to draw, at the codec's heatmap
                 size (a pose-map decoder only).
+            background: With ``selfdis.background``: the normalised images
+                ``a`` was encoded from (the hand is painted over them).
+            background_maps: Their heatmaps (where their hands are), e.g. the
+                pose model's reading of them.
 
         Returns:
             Normalised images.
@@ -527,7 +564,16 @@ class SelfDisHead(BaseModule):
                              "heatmaps (decode(..., pose_maps=))")
         else:
             maps = self._pose_maps([p], trainable=False) if self._modulated else None
-        return self._decode(p, maps, a.to(p.dtype))
+        if self.background is None:
+            return self._decode(p, maps, a.to(p.dtype))
+        if background is None or background_maps is None:
+            raise ValueError('this generator paints the hand over the appearance image '
+                             '(selfdis.background): pass background= (the images the '
+                             'appearance was encoded from) and background_maps= (their '
+                             'heatmaps)')
+        hole = torch.maximum(self.hand_region(background_maps.to(p.device, p.dtype)),
+                             self.hand_region(maps))
+        return self._decode(p, maps, a.to(p.dtype), bg=background.to(p.dtype), hole=hole)
 
     def label_maps(self, keypoints, keypoints_visible=None) -> Tensor:
         """Keypoints in crop pixels → the heatmaps of the pose head's codec.
@@ -573,15 +619,44 @@ class SelfDisHead(BaseModule):
         return frozen_call(self._pose_head, feats, detach_params=not trainable)
 
     def _decode(self, p: Tensor, maps: Optional[Tensor], a: Tensor,
-                frozen: bool = False) -> Tensor:
-        """``D_I`` on ``(p, maps, a)`` (``D_I*`` with ``frozen``)."""
+                frozen: bool = False, bg: Optional[Tensor] = None,
+                hole: Optional[Tensor] = None) -> Tensor:
+        """``D_I`` on ``(p, maps, a)`` (``D_I*`` with ``frozen``); painted over ``bg``
+        outside ``hole`` with ``selfdis.background``."""
         if self._modulated:
             args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
         else:
             args = (torch.cat([p, a], 1), )
-        if frozen:
-            return frozen_call(self.image_decoder, *args)
-        return self.image_decoder(*args)
+        out = frozen_call(self.image_decoder, *args) if frozen else self.image_decoder(*args)
+        if self.background is None:
+            return out
+        if bg is None or hole is None:
+            raise RuntimeError('selfdis.background: the decoder needs the appearance images and '
+                               'the hole to paint')
+        return self.composite(out, bg, hole)
+
+    @staticmethod
+    def composite(out: Tensor, bg: Tensor, hole: Tensor) -> Tensor:
+        """``α · paint + (1 − α) · bg`` with ``α = hole + (1 − hole) · σ(out's last channel)``.
+
+        Note:
+            - out: ``(N, C + 1, H, W)``; bg: ``(N, C, H, W)``; hole: ``(N, 1, H, W)``
+            - return: ``(N, C, H, W)``
+        """
+        paint, alpha = out[:, :-1], torch.sigmoid(out[:, -1:])
+        alpha = hole + (1 - hole) * alpha
+        return alpha * paint + (1 - alpha) * bg
+
+    def hand_region(self, maps: Tensor) -> Tensor:
+        """Where the hand of heatmaps ``maps`` covers the crop (``selfdis.background``).
+
+        Note:
+            - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)`` at ``input_size``
+        """
+        points, conf = soft_argmax(maps, _HOLE_BETA)
+        w, h = self.input_size
+        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), (h, w),
+                           **(self.background or {}))
 
     def _source(self, inputs: Tensor) -> Tensor:
         if self.appearance_source == 'image':
@@ -658,7 +733,16 @@ class SelfDisHead(BaseModule):
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
             dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
-        fake = self._decode(dec_p, dec_maps, dec_a)
+        bg = hole = None
+        if self.background is not None:
+            hands = self.hand_region(maps_rec.detach())
+            # a reconstruction: its own hand and another image's hand cut out of itself (the
+            # decoder also learns to fill a hole where it draws no hand); a mix: y's and x's
+            other = torch.roll(hands, 2, 0) if n > 2 else torch.zeros_like(hands)
+            hole = torch.cat([torch.maximum(hands, other),
+                              torch.maximum(hands.index_select(0, y_idx), hands[:m])], 0)
+            bg = torch.cat([inputs, inputs.index_select(0, y_idx)], 0).to(p.dtype)
+        fake = self._decode(dec_p, dec_maps, dec_a, bg=bg, hole=hole)
         if fake.shape[-2:] != inputs.shape[-2:]:
             raise ValueError(f'the image decoder produces {tuple(fake.shape[-2:])} images but '
                              f'the inputs are {tuple(inputs.shape[-2:])}: set selfdis.input_size '
@@ -766,10 +850,20 @@ class SelfDisHead(BaseModule):
                                    detach_params=self.detach_pose_estimator)
 
         # Ĩ(x) = D_I*(p̂(x), a(x)) and Ĩ(y) = D_I*(p(y), â(y)) in one frozen call
+        bg = hole = None
+        if self.background is not None:
+            # Ĩ(x) over x (x's hand and the mix's reading of it cut out), Ĩ(y) over the mix
+            # (the mix's hand, x's, and y's cut out)
+            hands = self.hand_region(maps_mix.detach())
+            hands_hat = self.hand_region(maps_hat.detach())
+            hands_y = hands.index_select(0, y_idx)
+            hole = torch.cat([torch.maximum(hands[:m], hands_hat),
+                              torch.maximum(hands[:m], hands_y)], 0)
+            bg = torch.cat([inputs[:m], mixed], 0).to(p.dtype)
         cyc = self._decode(
             torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
             None if maps_mix is None else torch.cat([maps_hat, maps_mix.index_select(0, y_idx)]),
-            torch.cat([a[:m], a_hat], 0), frozen=True)
+            torch.cat([a[:m], a_hat], 0), frozen=True, bg=bg, hole=hole)
         losses = dict(
             loss_cycle_img=self.loss_cycle_img(cyc[:m], inputs[:m]) +
             self.loss_cycle_img(cyc[m:], inputs.index_select(0, y_idx)),

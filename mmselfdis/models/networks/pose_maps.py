@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['HAND21_LIMBS', 'LimbMaps', 'soft_argmax']
+__all__ = ['HAND21_LIMBS', 'LimbMaps', 'hand_region', 'soft_argmax']
 
 HAND21_LIMBS: Tuple[Tuple[int, int], ...] = tuple(
     (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5)
@@ -145,3 +145,57 @@ class LimbMaps(nn.Module):
         return (f'num_keypoints={self.num_keypoints}, limbs={len(self.limbs)}, '
                 f'sigma={self.sigma}, beta={self.beta}, with_keypoints={self.with_keypoints}, '
                 f'max_size={self.max_size}')
+
+
+def hand_region(points: Tensor, conf: Tensor, size: Sequence[int], radius: float = 0.07,
+                arm_radius: float = 0.1, arm_length: float = 2.5,
+                limbs: Optional[Sequence[Sequence[int]]] = None, edge_px: float = 1.0) -> Tensor:
+    """Where a hand (and its forearm) covers the image: thick bones of the 21-keypoint hand.
+
+    Each bone is a capsule of ``radius`` (a fraction of the image side) around
+    the segment between its keypoints; the forearm is a capsule of
+    ``arm_radius`` from the wrist away from the middle finger's knuckle, over
+    ``arm_length`` times the wrist-to-knuckle distance (the renderer's sleeves
+    and real arms leave the crop that way). Edges are soft over ``edge_px``
+    pixels; a bone counts by its keypoints' smaller confidence.
+
+    Args:
+        points: ``(N, K, 2)`` keypoints ``(x, y)`` as fractions of the side
+            (:func:`soft_argmax`).
+        conf: ``(N, K)`` confidences in ``[0, 1]``.
+        size: ``(h, w)`` of the mask.
+        radius: Bone radius, fraction of the side.
+        arm_radius: Forearm radius, fraction of the side.
+        arm_length: Forearm length in wrist-to-knuckle lengths (0: none).
+        limbs: Bones (default :data:`HAND21_LIMBS`; the forearm needs the
+            wrist (0) and the middle finger's knuckle (9)).
+        edge_px: Width of the soft edge in pixels.
+
+    Returns:
+        ``(N, 1, h, w)`` in ``[0, 1]``.
+    """
+    limbs = HAND21_LIMBS if limbs is None else limbs
+    h, w = int(size[0]), int(size[1])
+    dtype, device = points.dtype, points.device
+    ends = torch.tensor(limbs, dtype=torch.long, device=device).view(-1, 2)
+    a, b = points[:, ends[:, 0]], points[:, ends[:, 1]]
+    c = torch.minimum(conf[:, ends[:, 0]], conf[:, ends[:, 1]])
+    r = torch.full_like(c, float(radius))
+    if arm_length > 0 and points.shape[1] > 9:
+        wrist, knuckle = points[:, 0], points[:, 9]
+        a = torch.cat([a, wrist[:, None]], 1)
+        b = torch.cat([b, (wrist + arm_length * (wrist - knuckle))[:, None]], 1)
+        c = torch.cat([c, torch.minimum(conf[:, 0], conf[:, 9])[:, None]], 1)
+        r = torch.cat([r, torch.full_like(c[:, :1], float(arm_radius))], 1)
+    scale = torch.tensor([w, h], dtype=dtype, device=device)
+    a, b = a * scale, b * scale  # pixels
+    gx = (torch.arange(w, device=device, dtype=dtype) + 0.5).view(1, 1, 1, w)
+    gy = (torch.arange(h, device=device, dtype=dtype) + 0.5).view(1, 1, h, 1)
+    ab = b - a
+    len2 = (ab * ab).sum(-1).clamp_min(1e-8)
+    ax, ay = a[..., 0, None, None], a[..., 1, None, None]
+    abx, aby = ab[..., 0, None, None], ab[..., 1, None, None]
+    t = (((gx - ax) * abx + (gy - ay) * aby) / len2[..., None, None]).clamp(0, 1)
+    dist = ((gx - ax - t * abx)**2 + (gy - ay - t * aby)**2).sqrt()
+    inside = ((r[..., None, None] * min(h, w) - dist) / max(edge_px, 1e-3) + 0.5).clamp(0, 1)
+    return (inside * c[..., None, None]).amax(1, keepdim=True)
