@@ -75,3 +75,19 @@ def test_paired_baseline_config():
     assert cfg.train_dataloader.batch_size % 2 == 0
     pack = cfg.train_dataloader.dataset.pipeline[-1]
     assert pack.type == 'PackPoseInputs' and 'pose_id' in pack.meta_keys
+
+
+def test_demo_background_config_paints_over_the_appearance_image():
+    import mmselfdis  # noqa: F401
+    from mmengine.registry import init_default_scope
+
+    from mmpose.registry import MODELS
+    path = osp.join(REPO, 'configs', 'demo', 'selfdis-demo-background_unet_synthhands-mono-64x64.py')
+    cfg = _cfg(path)
+    demo = _cfg(osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py'))
+    init_default_scope('mmpose')
+    model = MODELS.build(cfg.model)
+    assert model.selfdis.background == dict(radius=0.07, arm_radius=0.1, arm_length=2.5)
+    assert model.selfdis.image_decoder.out_channels == 2  # grey + opacity
+    cfg.model.selfdis.pop('background')
+    assert cfg.model == demo.model  # only that differs

@@ -1,0 +1,14 @@
+# The demo's model with the hand painted over the appearance image (selfdis.background):
+# the image decoder gets an opacity channel, and a mix is the decoder's picture inside a
+# hole cut where the appearance image's hand and the drawn hand are, the appearance image
+# itself everywhere else, so its background and texture reach the mix pixel for pixel
+# (docs/config.md; the A/B against the demo in docs/results.md, "Painting the hand over
+# the appearance image").
+#
+#   python tools/demo.py --work-dir work_dirs/demo_bg \
+#       --cfg-options model.selfdis.background.arm_length=2.5
+# trains the same thing through the demo tool (which builds on the demo config).
+_base_ = ['./selfdis-demo_unet_synthhands-mono-64x64.py']
+custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
+
+model = dict(selfdis=dict(background=dict(radius=0.07, arm_radius=0.1, arm_length=2.5)))
