@@ -16,6 +16,13 @@ def tiny_label_generator(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def tiny_background_generator(tmp_path_factory):
+    """A tiny label-drawing generator that paints the hand over the appearance crop."""
+    return save_tiny_generator(str(tmp_path_factory.mktemp('gen') / 'tiny_bg_gen.pth'),
+                               selfdis=dict(LABELS_SELFDIS, background=dict()))
+
+
+@pytest.fixture(scope='session')
 def tiny_generator_rgb(tmp_path_factory):
     return save_tiny_generator(str(tmp_path_factory.mktemp('gen') / 'tiny_generator_rgb.pth'),
                                channels=3)
