@@ -122,23 +122,29 @@ def test_default_normalisation_is_the_generators(tiny_generator):
     np.testing.assert_allclose(raw.numpy(), raw.round().numpy(), atol=1e-3)  # uint8 levels
 
 
-def test_a_label_generator_draws_the_samples_target_heatmaps(tiny_label_generator):
-    model = _pose_model(tiny_label_generator, prob=1.0)
-    data = _data()
+def _augmented(ckpt, data):
+    """The batch augmented (seed 1) and the plain batch in image space, and the generator."""
+    model = _pose_model(ckpt, prob=1.0)
     torch.manual_seed(1)
     out = model.data_preprocessor(copy.deepcopy(data), training=True)
     ref = model.data_preprocessor(copy.deepcopy(data), training=False)
-    gen = load_generator(tiny_label_generator)
-    img = ref['inputs'] * STD[0] + MEAN[0]
+    return out, ref['inputs'] * STD[0] + MEAN[0], load_generator(ckpt)
+
+
+def _mixed(gen, img, i, j, **kwargs):
+    """mix_images of samples i (pose) and j (appearance), normalised like the batch."""
+    return (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(), **kwargs).float() -
+            MEAN[0]) / STD[0]
+
+
+def test_a_label_generator_draws_the_samples_target_heatmaps(tiny_label_generator):
+    out, img, gen = _augmented(tiny_label_generator, _data())
     for i, sample in enumerate(out['data_samples']):
         j = sample.metainfo['mix_source']['batch_index']
         maps = sample.gt_fields.heatmaps[None]
-        expected = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(),
-                               pose_maps=maps).float() - MEAN[0]) / STD[0]
-        torch.testing.assert_close(out['inputs'][i:i + 1], expected, atol=1 / STD[0] + 1e-4,
-                                   rtol=0)
-        other = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(),
-                            pose_maps=maps.flip(-1)).float() - MEAN[0]) / STD[0]
+        torch.testing.assert_close(out['inputs'][i:i + 1], _mixed(gen, img, i, j, pose_maps=maps),
+                                   atol=1 / STD[0] + 1e-4, rtol=0)
+        other = _mixed(gen, img, i, j, pose_maps=maps.flip(-1))
         assert (out['inputs'][i:i + 1] - other).abs().mean() > 1e-3
 
 
@@ -146,7 +152,6 @@ def test_a_background_generator_cuts_the_appearance_samples_labelled_hand(
         tiny_background_generator):
     """selfdis.background: each mix is painted over its appearance sample, whose hand is cut
     out where that sample's crop keypoints are (not where the generator's pose model guesses)."""
-    model = _pose_model(tiny_background_generator, prob=1.0)
     data = _data()
     g = torch.Generator().manual_seed(3)
     vis = np.ones((1, 21), np.float32)
@@ -154,20 +159,14 @@ def test_a_background_generator_cuts_the_appearance_samples_labelled_hand(
         s.gt_instances.transformed_keypoints = (torch.rand(1, 21, 2, generator=g) * 40 +
                                                 12).numpy()
         s.gt_instances.keypoints_visible = vis
-    torch.manual_seed(1)
-    out = model.data_preprocessor(copy.deepcopy(data), training=True)
-    ref = model.data_preprocessor(copy.deepcopy(data), training=False)
-    gen = load_generator(tiny_background_generator)
-    img = ref['inputs'] * STD[0] + MEAN[0]
+    out, img, gen = _augmented(tiny_background_generator, data)
     for i, sample in enumerate(out['data_samples']):
         j = sample.metainfo['mix_source']['batch_index']
         maps = sample.gt_fields.heatmaps[None]
         app_kpts = data['data_samples'][j].gt_instances.transformed_keypoints
-        expected = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(), pose_maps=maps,
-                               app_keypoints=app_kpts, app_keypoints_visible=vis).float()
-                    - MEAN[0]) / STD[0]
+        expected = _mixed(gen, img, i, j, pose_maps=maps, app_keypoints=app_kpts,
+                          app_keypoints_visible=vis)
         torch.testing.assert_close(out['inputs'][i:i + 1], expected, atol=1 / STD[0] + 1e-4,
                                    rtol=0)
-        guessed = (mix_images(gen, img[i:i + 1].round(), img[j:j + 1].round(),
-                              pose_maps=maps).float() - MEAN[0]) / STD[0]
+        guessed = _mixed(gen, img, i, j, pose_maps=maps)
         assert (out['inputs'][i:i + 1] - guessed).abs().mean() > 1e-3
