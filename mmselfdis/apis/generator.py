@@ -143,6 +143,13 @@ def _check(t: Tensor, info: GeneratorInfo, name: str) -> None:
             f'pipeline, or use a generator trained at this crop size.')
 
 
+def _crop_points(keypoints) -> np.ndarray:
+    """Keypoints (array or tensor; ``(K, 2)`` for one image) as ``(N, K, 2)`` float32."""
+    kpts = np.asarray(keypoints.cpu() if torch.is_tensor(keypoints) else keypoints,
+                      dtype=np.float32)
+    return kpts.reshape(-1, *kpts.shape[-2:])
+
+
 def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch,
                keypoints=None, keypoints_visible=None,
                pose_maps: Optional[Tensor] = None, app_keypoints=None,
@@ -190,18 +197,13 @@ def mix_images(generator: nn.Module, pose_imgs: ImageBatch, app_imgs: ImageBatch
     kw = {}
     if getattr(generator, 'draws_labels', False):
         if keypoints is not None:
-            kpts = np.asarray(keypoints.cpu() if torch.is_tensor(keypoints) else keypoints,
-                              dtype=np.float32)
-            # (K, 2) for one image; label_maps reads the visibility in any of MMPose's layouts
-            kw = dict(keypoints=kpts.reshape(-1, *kpts.shape[-2:]),
-                      keypoints_visible=keypoints_visible)
+            # label_maps reads the visibility in any of MMPose's layouts
+            kw = dict(keypoints=_crop_points(keypoints), keypoints_visible=keypoints_visible)
         elif pose_maps is not None:
             kw = dict(pose_maps=pose_maps)
     if app_keypoints is not None and getattr(getattr(generator, 'selfdis', None), 'background',
                                              None) is not None:
-        akp = np.asarray(app_keypoints.cpu() if torch.is_tensor(app_keypoints) else app_keypoints,
-                         dtype=np.float32)
-        kw.update(app_keypoints=akp.reshape(-1, *akp.shape[-2:]),
+        kw.update(app_keypoints=_crop_points(app_keypoints),
                   app_keypoints_visible=app_keypoints_visible)
     with torch.no_grad():
         out = generator.mix(pose.to(device), app.to(device), **kw)

@@ -198,16 +198,11 @@ class SelfDisPoseEstimator(TopdownPoseEstimator):
         a_app = a[n:].expand(n, -1, -1, -1) if img_app.shape[0] == 1 else a[n:]
         if self.selfdis.background is None:
             return self.decode(p[:n], a_app, maps)
-        # painted over the appearance images, whose hands the pose model finds
-        app = img_app.expand(n, -1, -1, -1) if img_app.shape[0] == 1 else img_app
-        bg = self.selfdis.to_model_space(app.float(), self.data_preprocessor)
+        # painted over the appearance images; their hands where their keypoints say, else
+        # where the pose model finds them (in the codes just encoded)
         if app_keypoints is not None:
-            bg_maps = self.selfdis.label_maps(app_keypoints, app_keypoints_visible)
-            bg_maps = bg_maps.to(p.device).expand(n, -1, -1, -1) if bg_maps.shape[0] == 1 \
-                else bg_maps.to(p.device)
+            app_maps = self.selfdis.label_maps(app_keypoints, app_keypoints_visible)
         else:
-            p_app = p[n:].expand(n, -1, -1, -1) if img_app.shape[0] == 1 else p[n:]
-            bg_maps = self.selfdis._pose_maps([p_app], trainable=False)
-        return self.selfdis.to_image_space(
-            self.selfdis.decode(p[:n], a_app, maps, background=bg, background_maps=bg_maps),
-            self.data_preprocessor)
+            app_maps = self.selfdis._pose_maps([p[n:]], trainable=False)
+        return self.decode(p[:n], a_app, maps, background=img_app.expand(n, -1, -1, -1),
+                           background_maps=app_maps.expand(n, -1, -1, -1))

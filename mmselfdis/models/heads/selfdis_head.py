@@ -733,7 +733,7 @@ class SelfDisHead(BaseModule):
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
             dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
-        bg = hole = None
+        bg = hole = hands = None
         if self.background is not None:
             hands = self.hand_region(maps_rec.detach())
             # a reconstruction: its own hand and another image's hand cut out of itself (the
@@ -765,7 +765,7 @@ class SelfDisHead(BaseModule):
                                            None if cond is None else cond[:k]))
         if m:
             losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, maps_mix, y_idx,
-                                             data_samples[:m], estimator, train_cfg))
+                                             data_samples[:m], estimator, train_cfg, hands))
         return losses
 
     def hand_mask(self, maps: Tensor, size: Sequence[int]) -> Tensor:
@@ -833,8 +833,10 @@ class SelfDisHead(BaseModule):
 
     def _cycle_losses(self, inputs: Tensor, mixed: Tensor, p: Tensor, a: Tensor, p_mix: Tensor,
                       maps_mix: Optional[Tensor], y_idx: Tensor, samples_x: SampleList,
-                      estimator: nn.Module, train_cfg: OptConfigType) -> Dict[str, Tensor]:
-        """Steps (c) and (d) of Fig. 2 on the ``m`` mixed images."""
+                      estimator: nn.Module, train_cfg: OptConfigType,
+                      hands: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Steps (c) and (d) of Fig. 2 on the ``m`` mixed images (``hands``: the batch's
+        hand regions, with ``selfdis.background``)."""
         m = mixed.shape[0]
         # (c) re-encode the mixes: E_p (frozen with detach_pose_estimator), E_I trainable.
         # BatchNorm statistics of the pose estimator are not updated by mixed images.
@@ -854,7 +856,6 @@ class SelfDisHead(BaseModule):
         if self.background is not None:
             # Ĩ(x) over x (x's hand and the mix's reading of it cut out), Ĩ(y) over the mix
             # (the mix's hand, x's, and y's cut out)
-            hands = self.hand_region(maps_mix.detach())
             hands_hat = self.hand_region(maps_hat.detach())
             hands_y = hands.index_select(0, y_idx)
             hole = torch.cat([torch.maximum(hands[:m], hands_hat),

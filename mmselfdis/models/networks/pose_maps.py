@@ -42,6 +42,21 @@ def soft_argmax(heatmaps: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
     return torch.stack([x, y], -1), conf
 
 
+def _segment_distance2(a: Tensor, b: Tensor, gx: Tensor, gy: Tensor) -> Tensor:
+    """Squared distance of the grid points ``(gx, gy)`` to the segments ``a → b``.
+
+    Note:
+        - a, b: ``(N, L, 2)``; gx: ``(1, 1, 1, W)``; gy: ``(1, 1, H, 1)``
+        - return: ``(N, L, H, W)``
+    """
+    ab = b - a
+    len2 = (ab * ab).sum(-1).clamp_min(1e-8)
+    ax, ay = a[..., 0, None, None], a[..., 1, None, None]
+    abx, aby = ab[..., 0, None, None], ab[..., 1, None, None]
+    t = (((gx - ax) * abx + (gy - ay) * aby) / len2[..., None, None]).clamp(0, 1)
+    return (gx - ax - t * abx)**2 + (gy - ay - t * aby)**2
+
+
 class LimbMaps(nn.Module):
     """Pose maps drawn from heatmaps: one channel per limb, one per keypoint.
 
@@ -121,14 +136,7 @@ class LimbMaps(nn.Module):
         gx = ((torch.arange(w, device=device, dtype=dtype) + 0.5) / w).view(1, 1, 1, w)
         gy = ((torch.arange(h, device=device, dtype=dtype) + 0.5) / h).view(1, 1, h, 1)
         sigma = max(self.sigma, self.min_sigma_px / min(h, w))
-        a = points[:, self._ends[:, 0]]  # (N, L, 2)
-        b = points[:, self._ends[:, 1]]
-        ab = b - a
-        len2 = (ab * ab).sum(-1).clamp_min(1e-8)
-        ax, ay = a[..., 0, None, None], a[..., 1, None, None]
-        abx, aby = ab[..., 0, None, None], ab[..., 1, None, None]
-        t = (((gx - ax) * abx + (gy - ay) * aby) / len2[..., None, None]).clamp(0, 1)
-        d2 = (gx - ax - t * abx)**2 + (gy - ay - t * aby)**2
+        d2 = _segment_distance2(points[:, self._ends[:, 0]], points[:, self._ends[:, 1]], gx, gy)
         limb_conf = torch.minimum(conf[:, self._ends[:, 0]], conf[:, self._ends[:, 1]])
         limbs = torch.exp(-d2 / (2 * sigma**2)) * limb_conf[..., None, None]
         if not self.with_keypoints:
@@ -191,11 +199,6 @@ def hand_region(points: Tensor, conf: Tensor, size: Sequence[int], radius: float
     a, b = a * scale, b * scale  # pixels
     gx = (torch.arange(w, device=device, dtype=dtype) + 0.5).view(1, 1, 1, w)
     gy = (torch.arange(h, device=device, dtype=dtype) + 0.5).view(1, 1, h, 1)
-    ab = b - a
-    len2 = (ab * ab).sum(-1).clamp_min(1e-8)
-    ax, ay = a[..., 0, None, None], a[..., 1, None, None]
-    abx, aby = ab[..., 0, None, None], ab[..., 1, None, None]
-    t = (((gx - ax) * abx + (gy - ay) * aby) / len2[..., None, None]).clamp(0, 1)
-    dist = ((gx - ax - t * abx)**2 + (gy - ay - t * aby)**2).sqrt()
+    dist = _segment_distance2(a, b, gx, gy).sqrt()
     inside = ((r[..., None, None] * min(h, w) - dist) / max(edge_px, 1e-3) + 0.5).clamp(0, 1)
     return (inside * c[..., None, None]).amax(1, keepdim=True)
