@@ -152,7 +152,7 @@ def test_unet_encoder_matches_the_paper_block():
 
 
 def test_gan_loss_default_is_the_heads_lsgan():
-    from mmselfdis.models.heads.selfdis_head import _DEFAULT_LOSSES
+    from mmselfdis.models.heads.selfdis_losses import _DEFAULT_LOSSES
     assert GANLoss().gan_type == _DEFAULT_LOSSES['loss_d']['gan_type'] == 'lsgan'
     pred = torch.tensor([0.5, -1.0])
     assert torch.allclose(GANLoss()(pred, True), torch.tensor((0.25 + 4.0) / 2))

@@ -1,4 +1,5 @@
 """Auxiliary heads."""
 from .selfdis_head import SelfDisHead
+from .selfdis_losses import SelfDisLosses
 
-__all__ = ['SelfDisHead']
+__all__ = ['SelfDisHead', 'SelfDisLosses']

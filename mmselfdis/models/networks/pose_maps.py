@@ -1,11 +1,12 @@
-"""Heatmaps → keypoints → limb and keypoint maps drawn at any resolution (differentiable)."""
+"""Heatmaps ↔ keypoints → limb, keypoint and hand-region maps at any size (differentiable)."""
 from typing import Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['HAND21_LIMBS', 'LimbMaps', 'hand_region', 'soft_argmax']
+__all__ = ['HAND21_LIMBS', 'LimbMaps', 'hand_region', 'keypoint_heatmaps', 'soft_argmax']
 
 HAND21_LIMBS: Tuple[Tuple[int, int], ...] = tuple(
     (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5)
@@ -202,3 +203,32 @@ def hand_region(points: Tensor, conf: Tensor, size: Sequence[int], radius: float
     dist = _segment_distance2(a, b, gx, gy).sqrt()
     inside = ((r[..., None, None] * min(h, w) - dist) / max(edge_px, 1e-3) + 0.5).clamp(0, 1)
     return (inside * c[..., None, None]).amax(1, keepdim=True)
+
+
+def keypoint_heatmaps(codec, keypoints, keypoints_visible=None) -> Tensor:
+    """Keypoints in crop pixels → the heatmaps ``codec`` encodes them to.
+
+    Args:
+        codec: A heatmap codec (``MSRAHeatmap``, ...): what the pose head was
+            trained to output.
+        keypoints: ``(N, K, 2)`` keypoints in the crop's pixels (array or
+            tensor).
+        keypoints_visible: ``(N, K)`` visibility (or ``(N, K, D)``, as MMPose
+            may store it: the first value counts; default: all visible);
+            keypoints with none are not drawn.
+
+    Returns:
+        ``(N, K, h, w)`` heatmaps (CPU, float).
+    """
+    kpts = np.asarray(keypoints.detach().cpu() if torch.is_tensor(keypoints) else keypoints,
+                      dtype=np.float32)
+    if kpts.ndim != 3 or kpts.shape[-1] != 2:
+        raise ValueError(f'keypoints must be (N, K, 2) crop pixels, got {kpts.shape}')
+    if keypoints_visible is None:
+        vis = np.ones(kpts.shape[:2], np.float32)
+    else:
+        vis = np.asarray(keypoints_visible.detach().cpu() if torch.is_tensor(keypoints_visible)
+                         else keypoints_visible,
+                         dtype=np.float32).reshape(*kpts.shape[:2], -1)[..., 0]
+    maps = [codec.encode(k[None], v[None])['heatmaps'] for k, v in zip(kpts, vis)]
+    return torch.from_numpy(np.stack(maps)).float()
