@@ -92,8 +92,18 @@ _MICRO = {
     'default_hooks.checkpoint.save_best': None,
 }
 
-# Presets: overrides of the pose config and the generator config, and the synthetic
-# data set a preset renders itself (None: use the config's data_root as it is).
+_CPU_SMALL_POSE = {
+    'train_cfg.max_epochs': 2,
+    'train_cfg.val_interval': 1000,
+    'train_dataloader.batch_size': 32,
+    'model.backbone.base_channels': 8,
+    'model.head.in_channels': 64,
+    'model.head.deconv_out_channels': (32, 16, 8, 8),
+    'default_hooks.checkpoint.save_best': None,
+}
+# Presets: overrides of the pose config and the generator config, the synthetic data set a
+# preset renders itself (None: use the config's data_root as it is), and optionally the
+# generator config and the arms a preset runs when the command line does not name them.
 PRESETS: Dict[str, dict] = {
     # the configs as written (paper scale: pass a paper-scale CONFIG, run on a GPU)
     'paper': dict(data=None, pose={}, generator={}),
@@ -103,24 +113,26 @@ PRESETS: Dict[str, dict] = {
     # once, at its last epoch)
     'cpu-small': dict(
         data=dict(num_poses=2000, appearances=2, seed=0),
-        pose={
-            'train_cfg.max_epochs': 2,
-            'train_cfg.val_interval': 1000,
-            'train_dataloader.batch_size': 32,
-            'model.backbone.base_channels': 8,
-            'model.head.in_channels': 64,
-            'model.head.deconv_out_channels': (32, 16, 8, 8),
+        pose=dict(_CPU_SMALL_POSE),
+        generator=dict(_CPU_SMALL_POSE)),
+    # the correlated benchmark's study (docs/results.md), one command per seed, <= 60 min each
+    # on 2 CPU cores: cpu-small's data rendered with RHO = 1 (adds test_combo), 8-epoch pose
+    # arms (the budget where the test_combo gap exists), the demo's generator (it draws the
+    # pose image's labels; demo width) trained 12 epochs on the correlated training split,
+    # and by default the issue's arms: r = 0, 0.25, 0.5, the three conventional arms and the
+    # best conventional + mixing
+    'cpu-combo': dict(
+        data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0),
+        pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 8}),
+        generator_config=osp.join(REPO, 'configs', 'demo',
+                                  'selfdis-demo_unet_synthhands-mono-64x64.py'),
+        generator={
+            'train_cfg.max_epochs': 12,
+            'train_cfg.val_interval': 10**6,
             'default_hooks.checkpoint.save_best': None,
         },
-        generator={
-            'train_cfg.max_epochs': 2,
-            'train_cfg.val_interval': 1000,
-            'train_dataloader.batch_size': 32,
-            'model.backbone.base_channels': 8,
-            'model.head.in_channels': 64,
-            'model.head.deconv_out_channels': (32, 16, 8, 8),
-            'default_hooks.checkpoint.save_best': None,
-        }),
+        arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
+                  combined_with='best')),
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
         pose=dict(_MICRO),
@@ -615,25 +627,29 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'and a combined arm at the same budget.')
     parser.add_argument('config', metavar='CONFIG', help='the base pose config')
     parser.add_argument('--work-dir', required=True, help='where arms and tables go')
-    parser.add_argument('--ratios', type=float, nargs='+', default=list(DEFAULT_RATIOS),
-                        help='augmentation ratios r in [0, 1] (default 0 0.1 0.25 0.5 0.75)')
+    parser.add_argument('--ratios', type=float, nargs='+',
+                        help='augmentation ratios r in [0, 1] (default 0 0.1 0.25 0.5 0.75; '
+                        'preset cpu-combo: 0 0.25 0.5)')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
                         help='paper: the configs as written (GPU); cpu-small: the whole study '
-                        'on 2 CPU cores in <= 45 min; micro: seconds, for tests')
+                        'on 2 CPU cores in <= 45 min; cpu-combo: the correlated benchmark '
+                        '(RHO = 1, test_combo), 8-epoch arms, the demo\'s generator and all '
+                        'the arms, one command per seed; micro: seconds, for tests')
     parser.add_argument('--generator', help='trained generator checkpoint (default: train '
                         '--generator-config once in WORK_DIR/generator)')
-    parser.add_argument('--generator-config', default=DEFAULT_GENERATOR_CONFIG,
-                        help='config to train the generator with when --generator is not given')
-    parser.add_argument('--conventional', nargs='+', choices=CONVENTIONAL, default=['jitter'],
-                        help='label-exact conventional arms (default: jitter; the skeptic\'s '
-                        'set: jitter amplitude mixstyle)')
+    parser.add_argument('--generator-config',
+                        help='config to train the generator with when --generator is not '
+                        'given (default: Table 4 row 3; preset cpu-combo: the demo\'s)')
+    parser.add_argument('--conventional', nargs='+', choices=CONVENTIONAL,
+                        help='label-exact conventional arms (default: jitter; preset '
+                        'cpu-combo: the skeptic\'s set, jitter amplitude mixstyle)')
     parser.add_argument('--no-conventional', action='store_true',
                         help='skip the conventional arms')
     parser.add_argument('--no-combined', action='store_true',
                         help='skip the conventional + mixing arm')
-    parser.add_argument('--combined-with', choices=CONVENTIONAL + ('best', ), default='jitter',
-                        help='conventional augmentation of the combined arm (default jitter; '
-                        'best: the conventional arm with the lowest val EPE)')
+    parser.add_argument('--combined-with', choices=CONVENTIONAL + ('best', ),
+                        help='conventional augmentation of the combined arm (default jitter, '
+                        'preset cpu-combo best: the conventional arm with the lowest val EPE)')
     parser.add_argument('--judged-ratios', type=float, nargs='+', default=[], metavar='R',
                         help='add judge-gated mixing arms judged_r=R: a mix is dropped (the '
                         'real sample kept) when the judge, the r=0 arm of the same seed, finds '
@@ -673,6 +689,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="epochs of every pose arm (default: the preset's; the generator "
                         "keeps the preset's schedule)")
     args = parser.parse_args(argv)
+    defaults = dict(ratios=list(DEFAULT_RATIOS), conventional=['jitter'],
+                    combined_with='jitter', generator_config=DEFAULT_GENERATOR_CONFIG)
+    defaults.update(PRESETS[args.preset].get('arms', {}))
+    if 'generator_config' in PRESETS[args.preset]:
+        defaults['generator_config'] = PRESETS[args.preset]['generator_config']
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     bad = [r for r in args.ratios if not 0 <= r <= 1]
     if bad:
         raise StudyError(f'--ratios must lie in [0, 1], got {bad}')

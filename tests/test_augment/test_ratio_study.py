@@ -251,3 +251,72 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
     assert (arm / 'train.log').read_text() == train_log
     again = json.loads((arm / 'metrics.json').read_text())
     assert again['splits'] == metrics['splits']
+
+
+def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
+    """--preset cpu-combo: the correlated data, 8-epoch arms, the demo's generator and the
+    issue's arms when the command line names none; what the command line names wins."""
+    study = load_tool('ratio_study')
+    args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo'])
+    assert args.ratios == [0.0, 0.25, 0.5]
+    assert args.conventional == ['jitter', 'amplitude', 'mixstyle']
+    assert args.combined_with == 'best'
+    assert args.generator_config.endswith('configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py')
+    preset = study.PRESETS['cpu-combo']
+    assert preset['data']['correlation'] == 1.0
+    assert preset['pose']['train_cfg.max_epochs'] == 8
+    assert preset['generator']['train_cfg.max_epochs'] == 12
+    args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo', '--ratios',
+                             '0', '0.75', '--conventional', 'jitter', '--combined-with',
+                             'amplitude', '--generator-config', 'g.py'])
+    assert (args.ratios, args.conventional, args.combined_with, args.generator_config) == \
+        ([0.0, 0.75], ['jitter'], 'amplitude', 'g.py')
+    args = study.parse_args([STUDY_CFG, '--work-dir', 'w'])  # the other presets as before
+    assert args.ratios == [0.0, 0.1, 0.25, 0.5, 0.75] and args.conventional == ['jitter']
+    assert args.combined_with == 'jitter' and 't4-3_selfdis' in args.generator_config
+
+
+def _study_dir(root, seed, arms, **manifest):
+    """A FABRICATED one-seed study (bookkeeping tests only): study.json and arms."""
+    d = osp.join(str(root), f's{seed}')
+    os.makedirs(d)
+    with open(osp.join(d, 'study.json'), 'w') as f:
+        json.dump(dict(dict(config_sha='1', preset='cpu-combo', seed=seed, epochs=None),
+                       **manifest), f)
+    for name, kind, ratio, aug, epe in arms:
+        _fabricated_metrics(d, name, kind, ratio, aug == 'jitter', epe, epe, aug=aug)
+        path = osp.join(d, 'arms', name, 'metrics.json')
+        m = json.load(open(path))
+        m['seed'] = seed
+        json.dump(m, open(path, 'w'))
+    return d
+
+
+def test_join_studies_pairs_seeds_across_work_dirs(tmp_path):
+    join = load_tool('join_studies')
+    s0 = _study_dir(tmp_path, 0, [('r=0', 'ratio', 0.0, None, 10.0),
+                                  ('r=0.25', 'ratio', 0.25, None, 9.0),
+                                  ('amplitude+r=0.25', 'combined', 0.25, 'amplitude', 8.0)])
+    s1 = _study_dir(tmp_path, 1, [('r=0', 'ratio', 0.0, None, 20.0),
+                                  ('r=0.25', 'ratio', 0.25, None, 21.0),
+                                  ('mixstyle+r=0.25', 'combined', 0.25, 'mixstyle', 18.0)])
+    out = str(tmp_path / 'joined')
+    join.main([s0, s1, '--out', out])
+    md = open(osp.join(out, 'results.md')).read()
+    # paired: -10 % in seed 0, +5 % in seed 1
+    assert '| r=0.25 | 0.25 | - | 2 | 15.000 ± 8.485 |' in md
+    assert '-2.5 ± 10.6 % (1/2 lower)' in md
+    # the combined arm picked per seed is one arm of two seeds, its picks listed
+    assert '| combined |' in md and '(seed 0: amplitude+r=0.25, seed 1: mixstyle+r=0.25)' in md
+    assert osp.islink(osp.join(out, 'arms', 'r=0@seed1'))
+    assert json.load(open(osp.join(s1, 'arms', 'mixstyle+r=0.25', 'metrics.json')))['arm'] == \
+        'mixstyle+r=0.25'  # the study's own files are left alone
+    with pytest.raises(Exception, match='not empty'):
+        join.main([s0, s1, '--out', out])
+    with pytest.raises(Exception, match='join each seed once'):
+        join.main([s0, s0, '--out', str(tmp_path / 'twice')])
+    other = _study_dir(tmp_path, 2, [('r=0', 'ratio', 0.0, None, 10.0)], epochs=3)
+    with pytest.raises(Exception, match='differs .* in epochs'):
+        join.main([s0, other, '--out', str(tmp_path / 'mixed')])
+    with pytest.raises(Exception, match='not a ratio study'):
+        join.main([str(tmp_path), '--out', str(tmp_path / 'none')])
