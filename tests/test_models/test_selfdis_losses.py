@@ -257,6 +257,7 @@ def test_foreground_weight_counts_the_hands_pixels_more():
 
 
 BACKGROUND = dict(LABELS, background=dict(radius=0.06))
+CONTEXT = dict(LABELS, background=dict(radius=0.06, context=True))
 
 
 def _opaque_outside(model):
@@ -283,10 +284,11 @@ def test_hand_region_covers_bones_and_forearm_only():
     assert none.abs().max() == 0  # no confidence, no hand
 
 
-def test_background_paints_the_hand_over_the_appearance_image():
+@pytest.mark.parametrize('cfg', [BACKGROUND, CONTEXT], ids=['background', 'context'])
+def test_background_paints_the_hand_over_the_appearance_image(cfg):
     """selfdis.background: mix = α·paint + (1-α)·y with α = 1 in the holes (y's and x's
     hands); with the opacity off elsewhere the mix is y outside the holes, exactly."""
-    model = build_model(model_cfg('resnet', 3, BACKGROUND))
+    model = build_model(model_cfg('resnet', 3, cfg))
     sd = model.selfdis
     assert sd.image_decoder.out_channels == 4  # BGR + opacity
     model.eval()
@@ -345,3 +347,34 @@ def test_background_losses_reconstruct_over_the_input_with_holes():
         build_model(model_cfg('resnet', 3, dict(background=dict())))
     with pytest.raises(ValueError, match='hand_region options'):
         build_model(model_cfg('resnet', 3, dict(BACKGROUND, background=dict(size=3))))
+
+
+def test_background_context_shows_the_decoder_the_image_outside_the_hole():
+    """background.context: the decoder's context is [x with the hole blanked, the hole]; the
+    reconstruction is the composite of that decoding, and what the decoder paints depends on
+    the image outside the hole only."""
+    model, x, samples, losses, spies = _run(CONTEXT)
+    sd = model.selfdis
+    assert sd.image_decoder.context_channels == 4  # BGR + hole
+    assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    with torch.no_grad():
+        hands = sd.hand_region(hm)
+        hole = torch.maximum(hands, torch.roll(hands, 2, 0))
+        p, a = sd.encode(model, x)
+        out = sd.image_decoder(hm, a, None, context=torch.cat([x * (1 - hole), hole], 1))
+        # changing x inside the hole leaves the decoding alone; outside, it does not
+        x_in = x + 5 * (hole == 1).float()  # where the hole is whole (its rim is soft)
+        out_in = sd.image_decoder(hm, a, None, context=torch.cat([x_in * (1 - hole), hole], 1))
+        x_out = x + 5 * (hole == 0).float()
+        out_out = sd.image_decoder(hm, a, None,
+                                   context=torch.cat([x_out * (1 - hole), hole], 1))
+    pred = spies['loss_img'].calls[0][0]
+    alpha = hole + (1 - hole) * torch.sigmoid(out[:, -1:])
+    torch.testing.assert_close(pred, alpha * out[:, :-1] + (1 - alpha) * x, atol=1e-4,
+                               rtol=1e-4)
+    torch.testing.assert_close(out_in, out)
+    assert (out_out - out).abs().max() > 1e-3
+    with pytest.raises(ValueError, match='context channels'):
+        sd.image_decoder(hm, a, None)
+

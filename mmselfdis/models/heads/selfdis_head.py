@@ -21,7 +21,7 @@ _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
 POSE_MAPS_FROM = ('prediction', 'labels')
-_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length')
+_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length', 'context')
 _HOLE_BETA = 20.0  # soft-argmax of the heatmaps whose hands are cut out (as LimbMaps)
 _DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=0.25)
 
@@ -109,7 +109,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             background and texture then reach the mix pixel for pixel, its
             hand does not. Needs a pose-map decoder; the holes come from the
             labels in training and from the pose model's reading of ``y`` at
-            inference.
+            inference. ``context=True`` (default ``False``): the decoder also
+            sees ``y`` with the hole blanked out, and the hole, at every scale
+            (:class:`PoseModulatedDecoder` ``context_channels``), so it can
+            carry ``y``'s texture and light into what it paints.
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -242,7 +245,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         if background is not None:
             if not isinstance(background, dict) or set(background) - set(_BACKGROUND_KEYS):
                 raise ValueError(f'selfdis.background must be None or a dict with keys from '
-                                 f'{_BACKGROUND_KEYS} (hand_region options), got {background!r}')
+                                 f'{_BACKGROUND_KEYS} (hand_region options and context), got '
+                                 f'{background!r}')
             if self.network_cfgs['decoder']['type'] not in ('PoseModulatedDecoder',
                                                             PoseModulatedDecoder):
                 raise ValueError("selfdis.background cuts the hands out of the appearance image "
@@ -251,6 +255,7 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             if mode != 'cycle':
                 raise ValueError("selfdis.background is built for mode='cycle'")
         self.background = None if background is None else dict(background)
+        self.background_context = bool((background or {}).get('context', False))
         self._tap = FeatureTap(appearance_source_index)
         self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
@@ -380,6 +385,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                        app_channels=self.appearance_channels)
             if dec.pop('with_pose_feature', False):
                 dec['pose_feature_channels'] = shapes.pose_channels
+            if self.background_context:  # the appearance image outside the hole, the hole
+                dec['context_channels'] = shapes.image_channels + 1
         else:
             dec['in_channels'] = shapes.pose_channels + self.appearance_channels
         self.image_decoder = MODELS.build(dec)
@@ -572,16 +579,20 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                 hole: Optional[Tensor] = None) -> Tensor:
         """``D_I`` on ``(p, maps, a)`` (``D_I*`` with ``frozen``); painted over ``bg``
         outside ``hole`` with ``selfdis.background``."""
-        if self._modulated:
-            args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
-        else:
-            args = (torch.cat([p, a], 1), )
-        out = frozen_call(self.image_decoder, *args) if frozen else self.image_decoder(*args)
-        if self.background is None:
-            return out
-        if bg is None or hole is None:
+        if self.background is not None and (bg is None or hole is None):
             raise RuntimeError('selfdis.background: the decoder needs the appearance images and '
                                'the hole to paint')
+        kwargs = {}
+        if self._modulated:
+            args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
+            if self.background_context:
+                kwargs['context'] = torch.cat([bg * (1 - hole), hole], 1)
+        else:
+            args = (torch.cat([p, a], 1), )
+        out = frozen_call(self.image_decoder, *args, **kwargs) if frozen else \
+            self.image_decoder(*args, **kwargs)
+        if self.background is None:
+            return out
         return self.composite(out, bg, hole)
 
     @staticmethod
@@ -604,8 +615,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         """
         points, conf = soft_argmax(maps, _HOLE_BETA)
         w, h = self.input_size
-        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), (h, w),
-                           **(self.background or {}))
+        options = {k: v for k, v in (self.background or {}).items() if k != 'context'}
+        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), (h, w), **options)
 
     def _source(self, inputs: Tensor) -> Tensor:
         if self.appearance_source == 'image':

@@ -153,10 +153,17 @@ class PoseModulatedDecoder(nn.Module):
             output convolution that up-samples (nearest ×2 + 3×3) straight to
             pixels: the pose reaches the last pixels (at the cost of one
             feature map at full resolution).
+        context_channels: Channels of spatial context maps given to
+            :meth:`forward` (``0``: none): resized to every scale and seen by
+            every modulation beside the pose maps (``SelfDisHead``'s
+            ``background=dict(context=True)`` gives the appearance image with
+            the hole to paint blanked out, and the hole, so the decoder can
+            carry the image's texture and light into the hole).
 
     Note:
         - pose_maps: ``(N, K, H_hm, W_hm)`` at any size (resized per scale)
-        - app: ``(N, C_a, h, w)``; p: ``(N, C_p, h, w)``
+        - app: ``(N, C_a, h, w)``; p: ``(N, C_p, h, w)``;
+          context: ``(N, context_channels, H, W)`` at any size
         - output: ``(N, out_channels, h * 2**num_upsamples, w * 2**num_upsamples)``
     """
 
@@ -174,7 +181,8 @@ class PoseModulatedDecoder(nn.Module):
                  app_resize: str = 'nearest',
                  pose_encoding: str = 'heatmaps',
                  limb_cfg: Optional[dict] = None,
-                 full_resolution: bool = False) -> None:
+                 full_resolution: bool = False,
+                 context_channels: int = 0) -> None:
         super().__init__()
         if app_resize not in ('nearest', 'bilinear'):
             raise ValueError(f"app_resize must be 'nearest' or 'bilinear', got {app_resize!r}")
@@ -187,6 +195,9 @@ class PoseModulatedDecoder(nn.Module):
             raise ValueError(f'num_upsamples must be >= 0, got {num_upsamples}')
         if num_convs < 1:
             raise ValueError(f'num_convs must be >= 1, got {num_convs}')
+        if context_channels < 0:
+            raise ValueError(f'context_channels must be >= 0, got {context_channels}')
+        self.context_channels = int(context_channels)
         self.pose_map_channels = pose_map_channels
         self.app_channels = app_channels
         self.pose_feature_channels = pose_feature_channels
@@ -197,6 +208,7 @@ class PoseModulatedDecoder(nn.Module):
         self.limb_maps = LimbMaps(pose_map_channels, **(limb_cfg or {})) \
             if pose_encoding == 'limbs' else None
         map_channels = self.limb_maps.out_channels if self.limb_maps else pose_map_channels
+        map_channels += self.context_channels  # the modulations see [pose maps, context]
 
         def width(level: int) -> int:  # channels at 2**(level + 1) below the output resolution
             return min(base_channels * 2**level, max_channels)
@@ -220,13 +232,15 @@ class PoseModulatedDecoder(nn.Module):
             if num_upsamples and not self.full_resolution else \
             nn.Conv2d(channels, out_channels, 3, padding=1)
 
-    def forward(self, pose_maps: Tensor, app: Tensor, p: Optional[Tensor] = None) -> Tensor:
+    def forward(self, pose_maps: Tensor, app: Tensor, p: Optional[Tensor] = None,
+                context: Optional[Tensor] = None) -> Tensor:
         """Decode an image from pose maps and an appearance code.
 
         Args:
             pose_maps: Keypoint heatmaps (any spatial size).
             app: Appearance code at the size of ``p``.
             p: Pose feature (used when ``pose_feature_channels > 0``).
+            context: Spatial context maps (``context_channels > 0`` only).
 
         Returns:
             The image in normalised space.
@@ -242,10 +256,17 @@ class PoseModulatedDecoder(nn.Module):
             def draw(s):
                 return _resize(pose_maps, s).to(app.dtype)
 
+        if (context is None) != (not self.context_channels) or \
+                (context is not None and context.shape[1] != self.context_channels):
+            raise ValueError(f'PoseModulatedDecoder was built for {self.context_channels} '
+                             f'context channels, got '
+                             f'{None if context is None else tuple(context.shape)}')
+
         def pose_at(s) -> Tensor:
             key = tuple(int(v) for v in s)
             if key not in cache:
-                cache[key] = draw(key)
+                cache[key] = draw(key) if context is None else \
+                    torch.cat([draw(key), _resize(context.to(app.dtype), key)], 1)
             return cache[key]
 
         stem_in = [pose_at(size), app]
