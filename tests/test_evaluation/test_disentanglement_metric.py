@@ -12,8 +12,9 @@ from mmselfdis.engine.hooks import DisentanglementMetricHook
 from mmselfdis.evaluation import DisentanglementMetric
 from mmselfdis.evaluation.metrics import disentanglement_metric, to_crop
 from mmselfdis.visualization import render_truth
-from tests.test_evaluation._helpers import (batches, make_synthhands, onehand_dataset,
-                                            run_metric, synth_dataset, tiny_model)
+from tests.test_evaluation._helpers import (VAL_PIPELINE, batches, make_synthhands,
+                                            onehand_dataset, run_metric, synth_dataset,
+                                            tiny_model)
 
 POSE = ('PCK_x', 'EPE_x', 'PCK_mix', 'EPE_mix', 'PCK_mix_y', 'PCK_copy_app', 'EPE_copy_app')
 SELF_KEYS = tuple('self_' + k for k in POSE)
@@ -386,3 +387,38 @@ def test_appearance_cropped_where_x_was_cropped(model, synth_batches, monkeypatc
     assert m['paired_SSIM_copy_app_aligned'] > m['paired_SSIM_copy_app']
     with pytest.raises(ValueError, match="'own' or 'pose'"):
         DisentanglementMetric(appearance_crop='x')
+
+
+def test_paired_ceiling_oracles(synth_root, tmp_path):
+    """tools/paired_ceiling.py: the oracle that paints the true render into the hole is exact
+    there, a vanishing blur is that oracle, and y at x's crop is the metric's floor."""
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(
+        'custom_imports = dict(imports=["mmselfdis"], allow_failed_imports=False)\n'
+        'default_scope = "mmpose"\n'
+        'codec = dict(type="MSRAHeatmap", input_size=(64, 64), heatmap_size=(16, 16), sigma=2)\n'
+        f'test_dataloader = dict(dataset=dict(type="SynthHandDataset", data_root={synth_root!r},\n'
+        '    data_mode="topdown", ann_file="annotations/test.json", data_prefix=dict(img=""),\n'
+        f'    test_mode=True, pipeline={VAL_PIPELINE!r}))\n')
+    from tests.test_augment._fixtures import load_tool
+    tool = load_tool('paired_ceiling')
+    out = tool.main([str(cfg), '--max-samples', '8'])
+    assert out['samples'] == 8 and 0.1 < out['hole_fraction'] < 0.9
+    assert 0.5 < out['hole_covers_differences'] <= 1
+    assert out['oracle_sharp_L1_in_hole'] < 2  # the truth inside the hole (soft rims aside)
+    assert out['oracle_sharp_SSIM'] > out['oracle_smooth_SSIM'] > out['oracle_flat_SSIM']
+    sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01'])
+    assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
+    metric = DisentanglementMetric(paired=True)
+    ds = synth_dataset(synth_root, 'test')
+    for batch in batches(ds, 8, limit=8):
+        metric.process(batch, [s.to_dict() for s in batch['data_samples']])
+    res = metric.results
+    partner = (np.arange(8) - metric._pair_shift(res)) % 8
+    imgs = torch.from_numpy(np.stack([r['img'] for r in res]))
+    truth = torch.stack([render_truth(res[i], res[j], imgs[i]) for i, j in enumerate(partner)])
+    aligned = torch.stack([render_truth(dict(res[i], pose=res[j]['pose']), res[j], imgs[i])
+                           for i, j in enumerate(partner)])
+    floors = DisentanglementMetric._paired(partner, imgs, aligned, truth, aligned)
+    assert out['copy_app_aligned_L1'] == pytest.approx(floors['paired_L1_copy_app_aligned'])
+    assert out['copy_app_aligned_SSIM'] == pytest.approx(floors['paired_SSIM_copy_app_aligned'])

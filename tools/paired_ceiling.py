@@ -1,0 +1,177 @@
+"""How high can a mix's paired SSIM / L1 go, for a generator that paints the hands without texture?
+
+On SynthHands the true mix of (x's pose, y's appearance) is known: the
+renderer draws it (``render_truth``). A generator that paints the hands over
+the appearance image (``SelfDisHead(background=...)``) copies y's pixels
+outside a hole — the hand regions of x and y (``hand_region`` of their
+labels) — and paints inside it. This tool builds, for every test pair, mixes
+made by an **oracle** that knows the true render and measures them against it
+with the metric's own SSIM and L1 (``DisentanglementMetric``'s ``paired_*``
+at ``appearance_crop='pose'``, y's image cropped where x was):
+
+* ``copy_app_aligned``: y at x's crop (the metric's floor, no painting);
+* ``oracle_smooth``: y at x's crop outside the generator's hole, the true
+  render blurred (Gaussian ``--sigma`` px) inside it — every shape, shade and
+  edge right, only the texture finer than the blur missing;
+* ``oracle_smooth_exact``: the same with the smallest possible hole, the
+  pixels where the true render and y at x's crop differ (``--diff-threshold``
+  grey levels, grown by one pixel);
+* ``oracle_flat``: the hole filled with the true render's mean over it;
+* ``oracle_sharp``: the true render inside the hole (1.0 where the hole covers
+  every difference: a check of the hole).
+
+If ``oracle_smooth`` stays below a goal, no generator that paints the hole
+without pixel-exact texture reaches it with these holes.
+
+With ``--checkpoint`` (a generator with ``selfdis.background`` trained from
+CONFIG) the generator's own mixes are measured the same way (y at x's crop,
+the holes from both images' labels, as the metric's ``appearance_crop='pose'``
+gives them), with L1 and the mean brightness error inside and outside the
+hole, so the loss can be located.
+
+Example::
+
+    python tools/paired_ceiling.py configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py \\
+        --data-root work_dirs/demo/synthhands --out work_dirs/paired_ceiling.json
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Paired SSIM / L1 of oracle mixes that paint the hole without texture.')
+    parser.add_argument('config', help='a SynthHands config (its test split and codec)')
+    parser.add_argument('--data-root', help='the SynthHands set (default: the config\'s)')
+    parser.add_argument('--split', default='test', help='annotation file stem (default test)')
+    parser.add_argument('--max-samples', type=int, default=400,
+                        help='first N samples of the split (default 400, the metric\'s)')
+    parser.add_argument('--radius', type=float, default=0.07, help='hand_region bone radius')
+    parser.add_argument('--arm-radius', type=float, default=0.1, help='hand_region forearm radius')
+    parser.add_argument('--arm-length', type=float, default=2.5,
+                        help='hand_region forearm length (the background demo uses 2.5)')
+    parser.add_argument('--sigma', type=float, default=1.5,
+                        help='Gaussian blur of the smooth oracle, pixels (default 1.5)')
+    parser.add_argument('--diff-threshold', type=float, default=8.0,
+                        help='grey levels at which truth and y at x\'s crop differ (default 8)')
+    parser.add_argument('--checkpoint', help='also measure this generator\'s mixes '
+                        '(a selfdis.background model of CONFIG)')
+    parser.add_argument('--out', help='write the figures as JSON here')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+    import cv2
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    import mmselfdis  # noqa: F401  (registers components)
+    from mmpose.registry import DATASETS, KEYPOINT_CODECS
+    from mmselfdis.evaluation.functional import mean_abs_error, ssim
+    from mmselfdis.evaluation.metrics.disentanglement_metric import (DisentanglementMetric,
+                                                                      to_crop)
+    from mmselfdis.models.networks import hand_region, keypoint_heatmaps, soft_argmax
+    from mmselfdis.utils.study import set_data_root
+    from mmselfdis.visualization.truth import render_truth
+
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    if args.data_root:
+        set_data_root(cfg, osp.abspath(args.data_root))
+    ds_cfg = cfg.test_dataloader.dataset
+    ds_cfg.ann_file = f'annotations/{args.split}.json'
+    dataset = DATASETS.build(ds_cfg)
+    n = min(args.max_samples, len(dataset))
+    collector = DisentanglementMetric(paired=True)
+    for i in range(n):
+        batch = pseudo_collate([dataset[i]])
+        collector.process(batch, [s.to_dict() for s in batch['data_samples']])
+    results = collector.results
+    if any(r['pose'] is None for r in results):
+        raise ValueError(f'{args.config}: the test samples carry no render parameters; use a '
+                         f'SynthHands config whose PackPoseInputs keeps raw_ann_info')
+    partner = (np.arange(n) - collector._pair_shift(results)) % n
+    codec = KEYPOINT_CODECS.build(cfg.codec)
+    imgs = torch.from_numpy(np.stack([r['img'] for r in results]))
+    h, w = imgs.shape[-2:]
+    truth = torch.stack([render_truth(results[i], results[j], imgs[i])
+                         for i, j in enumerate(partner)]).float()
+    aligned = torch.stack([render_truth(dict(results[i], pose=results[j]['pose']), results[j],
+                                        imgs[i]) for i, j in enumerate(partner)]).float()
+
+    def hole_of(kpts_crop: np.ndarray, visible: np.ndarray) -> torch.Tensor:
+        maps = keypoint_heatmaps(codec, kpts_crop, visible)
+        points, conf = soft_argmax(maps, 20.0)
+        return hand_region(points, conf, (h, w), radius=args.radius,
+                           arm_radius=args.arm_radius, arm_length=args.arm_length)
+
+    def crop_kpts(src: dict, crop: dict) -> np.ndarray:
+        return to_crop(src['keypoints'], crop['center'], crop['scale'], crop['input_size'])
+
+    vis = np.stack([r['visible'] for r in results]).astype(np.float32)
+    kx = np.stack([crop_kpts(r, r) for r in results])
+    ky = np.stack([crop_kpts(results[j], results[i]) for i, j in enumerate(partner)])
+    hole = torch.maximum(hole_of(kx, vis), hole_of(ky, vis[partner]))
+    diff = ((truth - aligned).abs().amax(1, keepdim=True) > args.diff_threshold).float()
+    exact = torch.nn.functional.max_pool2d(diff, 3, 1, 1)
+    k = int(2 * round(3 * args.sigma) + 1)
+    blurred = torch.stack([
+        torch.from_numpy(np.ascontiguousarray(
+            cv2.GaussianBlur(t.permute(1, 2, 0).numpy(), (k, k), args.sigma).reshape(
+                h, w, -1).transpose(2, 0, 1))) for t in truth])
+    hole_mean = (truth * hole).flatten(2).sum(-1) / hole.flatten(2).sum(-1).clamp(min=1e-6)
+    flat = hole_mean[..., None, None].expand_as(truth)
+
+    def paint(fill: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        return region * fill + (1 - region) * aligned
+
+    mixes = dict(copy_app_aligned=aligned, oracle_smooth=paint(blurred, hole),
+                 oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
+                 oracle_sharp=paint(truth, hole))
+    out: Dict[str, float] = dict(samples=n, hole_fraction=float(hole.mean()),
+                                 exact_hole_fraction=float(exact.mean()),
+                                 hole_covers_differences=float(
+                                     (hole * diff).sum() / diff.sum().clamp(min=1)))
+    if args.checkpoint:
+        from mmselfdis.utils.checkpoint import load_model
+        model = load_model(cfg, args.checkpoint).eval()
+        gen = []
+        with torch.no_grad():
+            for a in range(0, n, 50):
+                b = slice(a, a + 50)
+                gen.append(model.mix(imgs[b].float(), aligned[b], keypoints=kx[b],
+                                     keypoints_visible=vis[b], app_keypoints=ky[b],
+                                     app_keypoints_visible=vis[partner][b]).clamp(0, 255)
+                           .round())
+        mixes['generator'] = torch.cat(gen)
+    for name, mix in mixes.items():
+        out[f'{name}_SSIM'] = float(ssim(mix, truth).mean())
+        out[f'{name}_L1'] = float(mean_abs_error(mix, truth).mean())
+        for where, region in (('in_hole', hole), ('outside_hole', 1 - hole)):
+            err = (mix - truth).abs().mean(1, keepdim=True)
+            area = region.flatten(1).sum(1).clamp(min=1e-6)
+            out[f'{name}_L1_{where}'] = float(((err * region).flatten(1).sum(1) / area).mean())
+            bias = ((mix - truth).mean(1, keepdim=True) * region).flatten(1).sum(1) / area
+            out[f'{name}_mean_error_{where}'] = float(bias.abs().mean())
+    for key, value in out.items():
+        print(f'{key:32s} {value:.4f}' if isinstance(value, float) else f'{key:32s} {value}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(out, command='python tools/paired_ceiling.py ' + ' '.join(
+                sys.argv[1:] if argv is None else argv)), f, indent=2)
+    return out
+
+
+if __name__ == '__main__':
+    from mmselfdis.utils import run_cli
+    run_cli(main)
