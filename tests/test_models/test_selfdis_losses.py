@@ -258,6 +258,7 @@ def test_foreground_weight_counts_the_hands_pixels_more():
 
 BACKGROUND = dict(LABELS, background=dict(radius=0.06))
 CONTEXT = dict(LABELS, background=dict(radius=0.06, context=True))
+TONES = dict(LABELS, background=dict(radius=0.06, tones=True))
 
 
 def _opaque_outside(model):
@@ -284,7 +285,8 @@ def test_hand_region_covers_bones_and_forearm_only():
     assert none.abs().max() == 0  # no confidence, no hand
 
 
-@pytest.mark.parametrize('cfg', [BACKGROUND, CONTEXT], ids=['background', 'context'])
+@pytest.mark.parametrize('cfg', [BACKGROUND, CONTEXT, TONES],
+                         ids=['background', 'context', 'tones'])
 def test_background_paints_the_hand_over_the_appearance_image(cfg):
     """selfdis.background: mix = α·paint + (1-α)·y with α = 1 in the holes (y's and x's
     hands); with the opacity off elsewhere the mix is y outside the holes, exactly."""
@@ -377,4 +379,34 @@ def test_background_context_shows_the_decoder_the_image_outside_the_hole():
     assert (out_out - out).abs().max() > 1e-3
     with pytest.raises(ValueError, match='context channels'):
         sd.image_decoder(hm, a, None)
+
+
+def test_background_tones_give_the_decoder_ys_hand_and_scene_brightness():
+    """background.tones: the decoder's code is [a, mean/std of the image over its hand and
+    over the rest]; for a reconstruction the image is x and the hand x's own."""
+    from mmselfdis.models.heads import SelfDisHead
+    img = torch.arange(2 * 3 * 4 * 4, dtype=torch.float).view(2, 3, 4, 4)
+    hand = torch.zeros(2, 1, 4, 4)
+    hand[:, :, :2] = 1  # the top half
+    t = SelfDisHead.tones(img, hand)
+    assert t.shape == (2, 12, 1, 1)
+    top, bottom = img[:, :, :2].flatten(2), img[:, :, 2:].flatten(2)
+    torch.testing.assert_close(t[:, :3, 0, 0], top.mean(-1))
+    torch.testing.assert_close(t[:, 3:6, 0, 0], top.std(-1, unbiased=False), atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(t[:, 6:9, 0, 0], bottom.mean(-1))
+    model, x, samples, losses, spies = _run(TONES)
+    sd = model.selfdis
+    assert sd.image_decoder.app_channels == sd.appearance_channels + 12
+    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
+    with torch.no_grad():
+        hands = sd.hand_region(hm)
+        hole = torch.maximum(hands, torch.roll(hands, 2, 0))
+        p, a = sd.encode(model, x)
+        code = torch.cat([a, SelfDisHead.tones(x, hands).expand(-1, -1, *a.shape[-2:])], 1)
+        out = sd.image_decoder(hm, code, None)
+    alpha = hole + (1 - hole) * torch.sigmoid(out[:, -1:])
+    torch.testing.assert_close(spies['loss_img'].calls[0][0],
+                               alpha * out[:, :-1] + (1 - alpha) * x, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match='hand_region options'):
+        build_model(model_cfg('resnet', 3, dict(TONES, background=dict(tone=True))))
 

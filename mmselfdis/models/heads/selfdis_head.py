@@ -21,7 +21,7 @@ _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
 POSE_MAPS_FROM = ('prediction', 'labels')
-_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length', 'context')
+_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones')
 _HOLE_BETA = 20.0  # soft-argmax of the heatmaps whose hands are cut out (as LimbMaps)
 _DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=0.25)
 
@@ -113,6 +113,12 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             sees ``y`` with the hole blanked out, and the hole, at every scale
             (:class:`PoseModulatedDecoder` ``context_channels``), so it can
             carry ``y``'s texture and light into what it paints.
+            ``tones=True`` (default ``False``): the decoder's appearance code
+            also holds ``y``'s brightness statistics, per channel the mean and
+            standard deviation of ``y`` over its hand region and over the rest
+            (``4 C`` values, spread over the code's cells; masked averages,
+            so they say how bright ``y``'s hand and scene are, not where the
+            hand is).
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -256,6 +262,7 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                 raise ValueError("selfdis.background is built for mode='cycle'")
         self.background = None if background is None else dict(background)
         self.background_context = bool((background or {}).get('context', False))
+        self.background_tones = bool((background or {}).get('tones', False))
         self._tap = FeatureTap(appearance_source_index)
         self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
@@ -381,8 +388,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         dec.update(out_channels=shapes.image_channels + (self.background is not None),
                    num_upsamples=shapes.num_upsamples)
         if dec['type'] in ('PoseModulatedDecoder', PoseModulatedDecoder):
+            # + y's brightness statistics (selfdis.background.tones)
             dec.update(pose_map_channels=shapes.pose_map_channels,
-                       app_channels=self.appearance_channels)
+                       app_channels=self.appearance_channels +
+                       4 * shapes.image_channels * self.background_tones)
             if dec.pop('with_pose_feature', False):
                 dec['pose_feature_channels'] = shapes.pose_channels
             if self.background_context:  # the appearance image outside the hole, the hole
@@ -535,9 +544,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                              '(selfdis.background): pass background= (the images the '
                              'appearance was encoded from) and background_maps= (their '
                              'heatmaps)')
-        hole = torch.maximum(self.hand_region(background_maps.to(p.device, p.dtype)),
-                             self.hand_region(maps))
-        return self._decode(p, maps, a.to(p.dtype), bg=background.to(p.dtype), hole=hole)
+        bg_hand = self.hand_region(background_maps.to(p.device, p.dtype))
+        hole = torch.maximum(bg_hand, self.hand_region(maps))
+        return self._decode(p, maps, a.to(p.dtype), bg=background.to(p.dtype), hole=hole,
+                            bg_hand=bg_hand)
 
     def label_maps(self, keypoints, keypoints_visible=None) -> Tensor:
         """Keypoints in crop pixels → the heatmaps of the pose head's codec.
@@ -576,14 +586,21 @@ class SelfDisHead(SelfDisLosses, BaseModule):
 
     def _decode(self, p: Tensor, maps: Optional[Tensor], a: Tensor,
                 frozen: bool = False, bg: Optional[Tensor] = None,
-                hole: Optional[Tensor] = None) -> Tensor:
+                hole: Optional[Tensor] = None, bg_hand: Optional[Tensor] = None) -> Tensor:
         """``D_I`` on ``(p, maps, a)`` (``D_I*`` with ``frozen``); painted over ``bg``
-        outside ``hole`` with ``selfdis.background``."""
+        outside ``hole`` with ``selfdis.background`` (``bg_hand``: where ``bg``'s own
+        hand is, for ``tones``)."""
         if self.background is not None and (bg is None or hole is None):
             raise RuntimeError('selfdis.background: the decoder needs the appearance images and '
                                'the hole to paint')
         kwargs = {}
         if self._modulated:
+            if self.background_tones:
+                if bg_hand is None:
+                    raise RuntimeError('selfdis.background.tones: the decoder needs where the '
+                                       'appearance images\' hands are')
+                tones = self.tones(bg, bg_hand)
+                a = torch.cat([a, tones.expand(-1, -1, *a.shape[-2:])], 1)
             args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
             if self.background_context:
                 kwargs['context'] = torch.cat([bg * (1 - hole), hole], 1)
@@ -594,6 +611,23 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         if self.background is None:
             return out
         return self.composite(out, bg, hole)
+
+    @staticmethod
+    def tones(img: Tensor, hand: Tensor, eps: float = 1e-3) -> Tensor:
+        """Per channel the mean and standard deviation of ``img`` over ``hand`` and over
+        the rest (soft masks: weighted), ``[mean_hand, std_hand, mean_rest, std_rest]``.
+
+        Note:
+            - img: ``(N, C, H, W)``; hand: ``(N, 1, H, W)`` in ``[0, 1]``
+            - return: ``(N, 4 C, 1, 1)``
+        """
+        out = []
+        for w in (hand, 1 - hand):
+            area = w.sum((2, 3), keepdim=True).clamp(min=eps)
+            mean = (img * w).sum((2, 3), keepdim=True) / area
+            var = ((img - mean)**2 * w).sum((2, 3), keepdim=True) / area
+            out += [mean, (var + eps).sqrt()]
+        return torch.cat(out, 1)
 
     @staticmethod
     def composite(out: Tensor, bg: Tensor, hole: Tensor) -> Tensor:
@@ -615,7 +649,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         """
         points, conf = soft_argmax(maps, _HOLE_BETA)
         w, h = self.input_size
-        options = {k: v for k, v in (self.background or {}).items() if k != 'context'}
+        options = {k: v for k, v in (self.background or {}).items()
+                   if k not in ('context', 'tones')}
         return hand_region(points.to(maps.dtype), conf.to(maps.dtype), (h, w), **options)
 
     def _source(self, inputs: Tensor) -> Tensor:

@@ -141,7 +141,7 @@ class SelfDisLosses:
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
             dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
-        bg = hole = hands = None
+        bg = hole = hands = bg_hand = None
         if self.background is not None:
             hands = self.hand_region(maps_rec.detach())
             # a reconstruction: its own hand and another image's hand cut out of itself (the
@@ -150,7 +150,8 @@ class SelfDisLosses:
             hole = torch.cat([torch.maximum(hands, other),
                               torch.maximum(hands.index_select(0, y_idx), hands[:m])], 0)
             bg = torch.cat([inputs, inputs.index_select(0, y_idx)], 0).to(p.dtype)
-        fake = self._decode(dec_p, dec_maps, dec_a, bg=bg, hole=hole)
+            bg_hand = torch.cat([hands, hands.index_select(0, y_idx)], 0)
+        fake = self._decode(dec_p, dec_maps, dec_a, bg=bg, hole=hole, bg_hand=bg_hand)
         if fake.shape[-2:] != inputs.shape[-2:]:
             raise ValueError(f'the image decoder produces {tuple(fake.shape[-2:])} images but '
                              f'the inputs are {tuple(inputs.shape[-2:])}: set selfdis.input_size '
@@ -260,7 +261,7 @@ class SelfDisLosses:
                                    detach_params=self.detach_pose_estimator)
 
         # Ĩ(x) = D_I*(p̂(x), a(x)) and Ĩ(y) = D_I*(p(y), â(y)) in one frozen call
-        bg = hole = None
+        bg = hole = bg_hand = None
         if self.background is not None:
             # Ĩ(x) over x (x's hand and the mix's reading of it cut out), Ĩ(y) over the mix
             # (the mix's hand, x's, and y's cut out)
@@ -269,10 +270,11 @@ class SelfDisLosses:
             hole = torch.cat([torch.maximum(hands[:m], hands_hat),
                               torch.maximum(hands[:m], hands_y)], 0)
             bg = torch.cat([inputs[:m], mixed], 0).to(p.dtype)
+            bg_hand = torch.cat([hands[:m], hands[:m]], 0)  # x's hand, and the mix shows it
         cyc = self._decode(
             torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
             None if maps_mix is None else torch.cat([maps_hat, maps_mix.index_select(0, y_idx)]),
-            torch.cat([a[:m], a_hat], 0), frozen=True, bg=bg, hole=hole)
+            torch.cat([a[:m], a_hat], 0), frozen=True, bg=bg, hole=hole, bg_hand=bg_hand)
         losses = dict(
             loss_cycle_img=self.loss_cycle_img(cyc[:m], inputs[:m]) +
             self.loss_cycle_img(cyc[m:], inputs.index_select(0, y_idx)),
