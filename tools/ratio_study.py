@@ -419,7 +419,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 # ------------------------------------------------------------------ the study
 MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
                  'schedule', 'judge_min_pck', 'judge_mode', 'consistency',
-                 'consistency_teacher')
+                 'consistency_teacher', 'consistency_momentum')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -436,7 +436,8 @@ PACK_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori
 def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                     judge: Optional[dict] = None, judge_min_pck: float = 0.5,
                     schedule: Optional[Tuple[int, int]] = None, judge_mode: str = 'drop',
-                    consistency: Optional[float] = None, teacher: str = 'self'):
+                    consistency: Optional[float] = None, teacher: str = 'self',
+                    momentum: Optional[float] = None):
     """The arm's config: the base with the augmentation after ``TopdownAffine``.
 
     Args:
@@ -453,6 +454,7 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
             arms that mix another appearance (their heatmaps on each mix pulled
             towards the teacher's on the pose source), or ``None``.
         teacher: ``'self'`` or ``'ema'`` (see ``MixConsistencyEstimator``).
+        momentum: The EMA teacher's momentum (``None``: the estimator's default).
     """
     import copy
 
@@ -502,6 +504,8 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
                                  f'{cfg.model.type}')
             cfg.model.type = 'MixConsistencyEstimator'
             cfg.model.consistency = dict(loss_weight=float(consistency), teacher=teacher)
+            if momentum is not None:
+                cfg.model.consistency['momentum'] = float(momentum)
     cfg.custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
     return cfg
 
@@ -670,6 +674,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--consistency-teacher', choices=('self', 'ema'), default='self',
                         help='the teacher of --consistency: the model itself (default) or an '
                         'exponential moving average of its weights')
+    parser.add_argument('--consistency-momentum', type=float, metavar='M',
+                        help='the EMA teacher\'s momentum (default 0.001: a horizon of about '
+                        '1000 iterations; shorter runs need a larger M)')
     parser.add_argument('--correlation', type=float, metavar='RHO',
                         help='render the preset\'s data as the correlated benchmark '
                         '(make_synthhands.py --correlation RHO; adds test_combo)')
@@ -716,6 +723,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError('--mix-start and --mix-real-last must be >= 0')
     if args.consistency is not None and not args.consistency > 0:
         raise StudyError(f'--consistency must be a weight > 0, got {args.consistency}')
+    if args.consistency_momentum is not None and (
+            args.consistency_teacher != 'ema' or not 0 < args.consistency_momentum <= 1):
+        raise StudyError(f'--consistency-momentum is the EMA teacher\'s momentum, in (0, 1] '
+                         f'with --consistency-teacher ema; got {args.consistency_momentum} '
+                         f'with teacher {args.consistency_teacher!r}')
     if args.correlation is not None and not 0 <= args.correlation <= 1:
         raise StudyError(f'--correlation must lie in [0, 1], got {args.correlation}')
     if args.train_poses is not None and args.train_poses < 1:
@@ -763,6 +775,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     judge_mode=args.judge_mode if args.judged_ratios else None,
                     consistency=args.consistency,
                     consistency_teacher=args.consistency_teacher if args.consistency else None,
+                    consistency_momentum=args.consistency_momentum,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -819,7 +832,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
                 judge_min_pck=args.judge_min_pck, schedule=schedule,
                 judge_mode=args.judge_mode, consistency=args.consistency,
-                teacher=args.consistency_teacher)
+                teacher=args.consistency_teacher, momentum=args.consistency_momentum)
         print(f'[ratio_study] {dir_name}: done in {time.time() - t0:.0f} s', flush=True)
         if i + 1 < len(runs):
             write_reports(work_dir, report, command, progress=(i + 1, len(runs)))

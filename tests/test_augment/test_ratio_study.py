@@ -132,6 +132,12 @@ def test_consistency_turns_the_mixing_arms_into_mix_consistency_estimators():
     assert r5.model.consistency == dict(loss_weight=0.5, teacher='self')
     ema = study.make_arm_config(base, arms[1], '/gen.pth', consistency=1.0, teacher='ema')
     assert ema.model.consistency == dict(loss_weight=1.0, teacher='ema')
+    fast = study.make_arm_config(base, arms[1], '/gen.pth', consistency=1.0, teacher='ema',
+                                 momentum=0.02)
+    assert fast.model.consistency == dict(loss_weight=1.0, teacher='ema', momentum=0.02)
+    with pytest.raises(study.StudyError, match='--consistency-momentum'):
+        study.parse_args([STUDY_CFG, '--work-dir', 'w', '--consistency', '1',
+                          '--consistency-momentum', '0.02'])  # the self teacher has none
     pack = r5.train_dataloader.dataset.pipeline[-1]
     assert 'mix_pose_image' in pack['meta_keys']  # the teacher's x reaches the model
     # no mixes, or no other appearance: the plain estimator
