@@ -328,17 +328,25 @@ def test_background_paints_the_hand_over_the_appearance_image(cfg):
         sd.decode(p, a, sd.label_maps(kpts, vis).to(p))  # no appearance image
 
 
-def test_background_losses_reconstruct_over_the_input_with_holes():
-    """L_I compares x with its reconstruction painted over x itself, where x's hand and
-    another image's hand are cut out; the formula of SelfDisHead.composite."""
-    model, x, samples, losses, spies = _run(BACKGROUND)
+def _background_run(cfg):
+    """``_run`` of a background config, with the labels' heatmaps, the hands they cover, the
+    reconstructions' holes (own hand and another image's) and the appearance codes."""
+    model, x, samples, losses, spies = _run(cfg)
     sd = model.selfdis
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
     hm = torch.stack([s.gt_fields.heatmaps for s in samples])
     with torch.no_grad():
         hands = sd.hand_region(hm)
         hole = torch.maximum(hands, torch.roll(hands, 2, 0))
-        p, a = sd.encode(model, x)
+        a = sd.encode(model, x)[1]
+    return sd, x, hm, hands, hole, a, spies
+
+
+def test_background_losses_reconstruct_over_the_input_with_holes():
+    """L_I compares x with its reconstruction painted over x itself, where x's hand and
+    another image's hand are cut out; the formula of SelfDisHead.composite."""
+    sd, x, hm, hands, hole, a, spies = _background_run(BACKGROUND)
+    with torch.no_grad():
         out = sd.image_decoder(hm, a, None)
     pred, target = spies['loss_img'].calls[0][:2]
     alpha = hole + (1 - hole) * torch.sigmoid(out[:, -1:])
@@ -355,15 +363,9 @@ def test_background_context_shows_the_decoder_the_image_outside_the_hole():
     """background.context: the decoder's context is [x with the hole blanked, the hole]; the
     reconstruction is the composite of that decoding, and what the decoder paints depends on
     the image outside the hole only."""
-    model, x, samples, losses, spies = _run(CONTEXT)
-    sd = model.selfdis
+    sd, x, hm, hands, hole, a, spies = _background_run(CONTEXT)
     assert sd.image_decoder.context_channels == 4  # BGR + hole
-    assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
-    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
     with torch.no_grad():
-        hands = sd.hand_region(hm)
-        hole = torch.maximum(hands, torch.roll(hands, 2, 0))
-        p, a = sd.encode(model, x)
         out = sd.image_decoder(hm, a, None, context=torch.cat([x * (1 - hole), hole], 1))
         # changing x inside the hole leaves the decoding alone; outside, it does not
         x_in = x + 5 * (hole == 1).float()  # where the hole is whole (its rim is soft)
@@ -394,14 +396,9 @@ def test_background_tones_give_the_decoder_ys_hand_and_scene_brightness():
     torch.testing.assert_close(t[:, :3, 0, 0], top.mean(-1))
     torch.testing.assert_close(t[:, 3:6, 0, 0], top.std(-1, unbiased=False), atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(t[:, 6:9, 0, 0], bottom.mean(-1))
-    model, x, samples, losses, spies = _run(TONES)
-    sd = model.selfdis
+    sd, x, hm, hands, hole, a, spies = _background_run(TONES)
     assert sd.image_decoder.app_channels == sd.appearance_channels + 12
-    hm = torch.stack([s.gt_fields.heatmaps for s in samples])
     with torch.no_grad():
-        hands = sd.hand_region(hm)
-        hole = torch.maximum(hands, torch.roll(hands, 2, 0))
-        p, a = sd.encode(model, x)
         code = torch.cat([a, SelfDisHead.tones(x, hands).expand(-1, -1, *a.shape[-2:])], 1)
         out = sd.image_decoder(hm, code, None)
     alpha = hole + (1 - hole) * torch.sigmoid(out[:, -1:])
