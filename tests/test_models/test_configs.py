@@ -87,7 +87,8 @@ def test_demo_background_config_paints_over_the_appearance_image():
     demo = _cfg(osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py'))
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)
-    assert model.selfdis.background == dict(radius=0.07, arm_radius=0.1, arm_length=2.5)
+    assert model.selfdis.background.region_options == dict(radius=0.07, arm_radius=0.1,
+                                                           arm_length=2.5)
     assert model.selfdis.image_decoder.out_channels == 2  # grey + opacity
     cfg.model.selfdis.pop('background')
     assert cfg.model == demo.model  # only that differs

@@ -9,9 +9,10 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import Features, OptConfigType, OptMultiConfig, SampleList
 from ..data_preprocessors.image_space import ImageSpace
 from ..losses._weights import check_loss_weight
-from ..networks import PoseModulatedDecoder, hand_region, keypoint_heatmaps, soft_argmax
+from ..networks import PoseModulatedDecoder, keypoint_heatmaps
 from ..utils import FeatureTap, frozen_call
 from . import probe
+from .background import BackgroundPainter
 from .selfdis_losses import SelfDisLosses
 from ..utils.grad_balance import GradBalance
 
@@ -21,8 +22,6 @@ _DEFAULT_NETWORKS = dict(encoder='AppearanceEncoder', decoder='ImageDecoder',
                          discriminator='PatchDiscriminator')
 GAN_CONDITIONS = (None, 'pose')
 POSE_MAPS_FROM = ('prediction', 'labels')
-_BACKGROUND_KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones')
-_HOLE_BETA = 20.0  # soft-argmax of the heatmaps whose hands are cut out (as LimbMaps)
 _DEFAULT_GRAD_BALANCE = dict(mode='norm', max_ratio=0.25)
 
 
@@ -97,28 +96,20 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             the hand's soft mask. ``0`` (default): the plain mean, where the
             background's texture outweighs the hand (it covers most pixels).
         background: ``None`` (default: the decoder paints every pixel) or a
-            dict of :func:`~mmselfdis.models.networks.hand_region` options
-            (``radius``, ``arm_radius``, ``arm_length``; ``{}`` for the
-            defaults): the decoder paints the hand over the appearance image
-            itself. It outputs an extra opacity channel ``α``, and an image
-            decoded with the appearance of ``y`` is ``α · D_I + (1 − α) · y``
-            where ``α`` is forced to 1 in a hole cut out of ``y``: the hand
-            regions of ``y`` and of the pose to draw (and, when an image
-            reconstructs itself, of another image of the batch, so the decoder
-            also learns to fill a hole where no hand is drawn). ``y``'s
-            background and texture then reach the mix pixel for pixel, its
-            hand does not. Needs a pose-map decoder; the holes come from the
-            labels in training and from the pose model's reading of ``y`` at
-            inference. ``context=True`` (default ``False``): the decoder also
-            sees ``y`` with the hole blanked out, and the hole, at every scale
-            (:class:`PoseModulatedDecoder` ``context_channels``), so it can
-            carry ``y``'s texture and light into what it paints.
-            ``tones=True`` (default ``False``): the decoder's appearance code
-            also holds ``y``'s brightness statistics, per channel the mean and
-            standard deviation of ``y`` over its hand region and over the rest
-            (``4 C`` values, spread over the code's cells; masked averages,
-            so they say how bright ``y``'s hand and scene are, not where the
-            hand is).
+            dict of :class:`~mmselfdis.models.heads.background.BackgroundPainter`
+            options (``radius``, ``arm_radius``, ``arm_length`` of the
+            hand regions, ``context``, ``tones``; ``{}`` for the defaults):
+            the decoder paints the hand over the appearance image itself. It
+            outputs an extra opacity channel ``α``, and an image decoded with
+            the appearance of ``y`` is ``α · D_I + (1 − α) · y`` where ``α``
+            is forced to 1 in a hole cut out of ``y``: the hand regions of
+            ``y`` and of the pose to draw (and, when an image reconstructs
+            itself, of another image of the batch, so the decoder also learns
+            to fill a hole where no hand is drawn). ``y``'s background and
+            texture then reach the mix pixel for pixel, its hand does not.
+            Needs a pose-map decoder; the holes come from the labels in
+            training and from the pose model's reading of ``y`` at inference
+            (or the keypoints given to :meth:`SelfDisPoseEstimator.mix`).
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -248,11 +239,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             raise ValueError("selfdis.pose_maps_from='labels' draws the pose image's keypoints "
                              "into a pose-map decoder: set selfdis.decoder.type="
                              "'PoseModulatedDecoder' (the paper's ImageDecoder decodes [p, a])")
+        self.background = BackgroundPainter.from_cfg(background)
         if background is not None:
-            if not isinstance(background, dict) or set(background) - set(_BACKGROUND_KEYS):
-                raise ValueError(f'selfdis.background must be None or a dict with keys from '
-                                 f'{_BACKGROUND_KEYS} (hand_region options and context), got '
-                                 f'{background!r}')
             if self.network_cfgs['decoder']['type'] not in ('PoseModulatedDecoder',
                                                             PoseModulatedDecoder):
                 raise ValueError("selfdis.background cuts the hands out of the appearance image "
@@ -260,9 +248,6 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                                  "'PoseModulatedDecoder'")
             if mode != 'cycle':
                 raise ValueError("selfdis.background is built for mode='cycle'")
-        self.background = None if background is None else dict(background)
-        self.background_context = bool((background or {}).get('context', False))
-        self.background_tones = bool((background or {}).get('tones', False))
         self._tap = FeatureTap(appearance_source_index)
         self.grad_balance = self._build_grad_balance(grad_balance, appearance_source_index)
         self._bound = False
@@ -388,14 +373,15 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         dec.update(out_channels=shapes.image_channels + (self.background is not None),
                    num_upsamples=shapes.num_upsamples)
         if dec['type'] in ('PoseModulatedDecoder', PoseModulatedDecoder):
-            # + y's brightness statistics (selfdis.background.tones)
             dec.update(pose_map_channels=shapes.pose_map_channels,
-                       app_channels=self.appearance_channels +
-                       4 * shapes.image_channels * self.background_tones)
+                       app_channels=self.appearance_channels)
             if dec.pop('with_pose_feature', False):
                 dec['pose_feature_channels'] = shapes.pose_channels
-            if self.background_context:  # the appearance image outside the hole, the hole
-                dec['context_channels'] = shapes.image_channels + 1
+            if self.background is not None:  # y's tones, y around the hole (optional)
+                dec['app_channels'] += self.background.app_channels(shapes.image_channels)
+                if self.background.context:
+                    dec['context_channels'] = \
+                        self.background.context_channels(shapes.image_channels)
         else:
             dec['in_channels'] = shapes.pose_channels + self.appearance_channels
         self.image_decoder = MODELS.build(dec)
@@ -595,63 +581,31 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                                'the hole to paint')
         kwargs = {}
         if self._modulated:
-            if self.background_tones:
-                if bg_hand is None:
-                    raise RuntimeError('selfdis.background.tones: the decoder needs where the '
-                                       'appearance images\' hands are')
-                tones = self.tones(bg, bg_hand)
-                a = torch.cat([a, tones.expand(-1, -1, *a.shape[-2:])], 1)
+            if self.background is not None:
+                a, kwargs = self.background.decoder_inputs(a, bg, hole, bg_hand)
             args = (maps, a, p if self.image_decoder.pose_feature_channels else None)
-            if self.background_context:
-                kwargs['context'] = torch.cat([bg * (1 - hole), hole], 1)
         else:
             args = (torch.cat([p, a], 1), )
         out = frozen_call(self.image_decoder, *args, **kwargs) if frozen else \
             self.image_decoder(*args, **kwargs)
         if self.background is None:
             return out
-        return self.composite(out, bg, hole)
+        return self.background.composite(out, bg, hole)
 
-    @staticmethod
-    def tones(img: Tensor, hand: Tensor, eps: float = 1e-3) -> Tensor:
-        """Per channel the mean and standard deviation of ``img`` over ``hand`` and over
-        the rest (soft masks: weighted), ``[mean_hand, std_hand, mean_rest, std_rest]``.
-
-        Note:
-            - img: ``(N, C, H, W)``; hand: ``(N, 1, H, W)`` in ``[0, 1]``
-            - return: ``(N, 4 C, 1, 1)``
-        """
-        out = []
-        for w in (hand, 1 - hand):
-            area = w.sum((2, 3), keepdim=True).clamp(min=eps)
-            mean = (img * w).sum((2, 3), keepdim=True) / area
-            var = ((img - mean)**2 * w).sum((2, 3), keepdim=True) / area
-            out += [mean, (var + eps).sqrt()]
-        return torch.cat(out, 1)
-
-    @staticmethod
-    def composite(out: Tensor, bg: Tensor, hole: Tensor) -> Tensor:
-        """``α · paint + (1 − α) · bg`` with ``α = hole + (1 − hole) · σ(out's last channel)``.
-
-        Note:
-            - out: ``(N, C + 1, H, W)``; bg: ``(N, C, H, W)``; hole: ``(N, 1, H, W)``
-            - return: ``(N, C, H, W)``
-        """
-        paint, alpha = out[:, :-1], torch.sigmoid(out[:, -1:])
-        alpha = hole + (1 - hole) * alpha
-        return alpha * paint + (1 - alpha) * bg
+    # the painter's operations, under the names the losses and tests use
+    composite = staticmethod(BackgroundPainter.composite)
+    tones = staticmethod(BackgroundPainter.tones)
 
     def hand_region(self, maps: Tensor) -> Tensor:
-        """Where the hand of heatmaps ``maps`` covers the crop (``selfdis.background``).
+        """Where the hand of heatmaps ``maps`` covers the crop (``selfdis.background``;
+        :meth:`BackgroundPainter.hand_region` at ``input_size``).
 
         Note:
             - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)`` at ``input_size``
         """
-        points, conf = soft_argmax(maps, _HOLE_BETA)
+        painter = self.background or BackgroundPainter()
         w, h = self.input_size
-        options = {k: v for k, v in (self.background or {}).items()
-                   if k not in ('context', 'tones')}
-        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), (h, w), **options)
+        return painter.hand_region(maps, (h, w))
 
     def _source(self, inputs: Tensor) -> Tensor:
         if self.appearance_source == 'image':

@@ -1,0 +1,130 @@
+"""Painting the hand over the appearance image (``SelfDisHead(background=...)``)."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from ..networks import hand_region, soft_argmax
+
+__all__ = ['BackgroundPainter']
+
+HOLE_BETA = 20.0  # soft-argmax of the heatmaps whose hands are cut out (as LimbMaps)
+
+
+class BackgroundPainter:
+    """The options and image operations of a decoder that paints over the appearance image.
+
+    The decoder outputs an extra opacity channel ``α``; an image decoded with
+    the appearance of ``y`` is ``α · paint + (1 − α) · y`` with ``α`` forced
+    to 1 in a hole cut out of ``y`` (:meth:`composite`); holes are the hand
+    regions of heatmaps (:meth:`hand_region`, capsules around the bones and
+    the forearm). Optionally the decoder also sees ``y`` around the hole
+    (``context``) and ``y``'s brightness statistics (``tones``); the head
+    sizes the decoder with :meth:`app_channels` and :meth:`context_channels`
+    and passes its inputs through :meth:`decoder_inputs`.
+
+    Args:
+        radius: Bone radius, a fraction of the crop side.
+        arm_radius: Forearm radius, a fraction of the side.
+        arm_length: Forearm length in wrist-to-knuckle lengths.
+        context: The decoder's modulations also see ``y`` with the hole
+            blanked out, and the hole, at every scale.
+        tones: The decoder's appearance code also holds :meth:`tones` of
+            ``y`` (where its own hand is, and the rest).
+    """
+
+    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones')
+
+    def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
+                 context: bool = False, tones: bool = False) -> None:
+        self.region_options = dict(radius=radius, arm_radius=arm_radius,
+                                   arm_length=arm_length)
+        self.context = bool(context)
+        self.with_tones = bool(tones)
+
+    @classmethod
+    def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
+        """``None`` for ``None``; else the painter of a ``selfdis.background`` dict."""
+        if cfg is None:
+            return None
+        if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
+            raise ValueError(f'selfdis.background must be None or a dict with keys from '
+                             f'{cls.KEYS} (hand_region options, context and tones), got '
+                             f'{cfg!r}')
+        return cls(**cfg)
+
+    # ------------------------------------------------------------ decoder sizes
+    def app_channels(self, image_channels: int) -> int:
+        """Channels :meth:`decoder_inputs` adds to the appearance code."""
+        return 4 * image_channels if self.with_tones else 0
+
+    def context_channels(self, image_channels: int) -> int:
+        """Channels of the decoder's context maps (0: none)."""
+        return image_channels + 1 if self.context else 0
+
+    # ---------------------------------------------------------------- operations
+    def hand_region(self, maps: Tensor, size: Sequence[int]) -> Tensor:
+        """Where the hand of heatmaps ``maps`` covers a crop of ``size`` ``(h, w)``.
+
+        Note:
+            - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)``
+        """
+        points, conf = soft_argmax(maps, HOLE_BETA)
+        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), size,
+                           **self.region_options)
+
+    def decoder_inputs(self, a: Tensor, bg: Tensor, hole: Tensor,
+                       bg_hand: Optional[Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """The appearance code (with ``tones``) and the decoder's keyword inputs (``context``).
+
+        Args:
+            a: Appearance code ``(N, C_a, h, w)``.
+            bg: The appearance images, normalised ``(N, C, H, W)``.
+            hole: Where the decoder must paint ``(N, 1, H, W)``.
+            bg_hand: Where ``bg``'s own hands are ``(N, 1, H, W)`` (for ``tones``).
+        """
+        kwargs = {}
+        if self.with_tones:
+            if bg_hand is None:
+                raise RuntimeError('selfdis.background.tones: the decoder needs where the '
+                                   'appearance images\' hands are')
+            a = torch.cat([a, self.tones(bg, bg_hand).expand(-1, -1, *a.shape[-2:])], 1)
+        if self.context:
+            kwargs['context'] = torch.cat([bg * (1 - hole), hole], 1)
+        return a, kwargs
+
+    @staticmethod
+    def composite(out: Tensor, bg: Tensor, hole: Tensor) -> Tensor:
+        """``α · paint + (1 − α) · bg`` with ``α = hole + (1 − hole) · σ(out's last channel)``.
+
+        Note:
+            - out: ``(N, C + 1, H, W)``; bg: ``(N, C, H, W)``; hole: ``(N, 1, H, W)``
+            - return: ``(N, C, H, W)``
+        """
+        paint, alpha = out[:, :-1], torch.sigmoid(out[:, -1:])
+        alpha = hole + (1 - hole) * alpha
+        return alpha * paint + (1 - alpha) * bg
+
+    @staticmethod
+    def tones(img: Tensor, hand: Tensor, eps: float = 1e-3) -> Tensor:
+        """Per channel the mean and standard deviation of ``img`` over ``hand`` and over
+        the rest (soft masks: weighted), ``[mean_hand, std_hand, mean_rest, std_rest]``.
+
+        Masked averages: they say how bright the hand and the scene are, not where
+        the hand is.
+
+        Note:
+            - img: ``(N, C, H, W)``; hand: ``(N, 1, H, W)`` in ``[0, 1]``
+            - return: ``(N, 4 C, 1, 1)``
+        """
+        out = []
+        for w in (hand, 1 - hand):
+            area = w.sum((2, 3), keepdim=True).clamp(min=eps)
+            mean = (img * w).sum((2, 3), keepdim=True) / area
+            var = ((img - mean)**2 * w).sum((2, 3), keepdim=True) / area
+            out += [mean, (var + eps).sqrt()]
+        return torch.cat(out, 1)
+
+    def __repr__(self) -> str:
+        return (f'BackgroundPainter({self.region_options}, context={self.context}, '
+                f'tones={self.with_tones})')
