@@ -18,7 +18,10 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   grey levels, grown by one pixel);
 * ``oracle_flat``: the hole filled with the true render's mean over it;
 * ``oracle_sharp``: the true render inside the hole (1.0 where the hole covers
-  every difference: a check of the hole).
+  every difference: a check of the hole);
+* ``inpaint_y`` (no oracle): y at x's crop with y's hand region filled by
+  OpenCV's inpainting (Telea) from y's own pixels, no hand drawn;
+  ``inpaint_y_oracle_smooth_x``: that, with the smooth oracle's x hand.
 
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
@@ -26,8 +29,9 @@ without pixel-exact texture reaches it with these holes.
 With ``--checkpoint`` (a generator with ``selfdis.background`` trained from
 CONFIG) the generator's own mixes are measured the same way (y at x's crop,
 the holes from both images' labels, as the metric's ``appearance_crop='pose'``
-gives them), with L1 and the mean brightness error inside and outside the
-hole, so the loss can be located.
+gives them). Every mix also gets its L1 and mean brightness error (per image,
+absolute) in the hole, where x's hand goes, where only y's hand was, and
+outside the hole, so the loss can be located.
 
 Example::
 
@@ -121,7 +125,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     vis = np.stack([r['visible'] for r in results]).astype(np.float32)
     kx = np.stack([crop_kpts(r, r) for r in results])
     ky = np.stack([crop_kpts(results[j], results[i]) for i, j in enumerate(partner)])
-    hole = torch.maximum(hole_of(kx, vis), hole_of(ky, vis[partner]))
+    hole_x, hole_y = hole_of(kx, vis), hole_of(ky, vis[partner])
+    hole = torch.maximum(hole_x, hole_y)
+    # where x's hand goes, and where only y's hand was (the scene must come back there)
+    regions = dict(in_hole=hole, x_hand=hole_x, y_hand_only=hole_y * (1 - hole_x),
+                   outside_hole=1 - hole)
     diff = ((truth - aligned).abs().amax(1, keepdim=True) > args.diff_threshold).float()
     exact = torch.nn.functional.max_pool2d(diff, 3, 1, 1)
     k = int(2 * round(3 * args.sigma) + 1)
@@ -135,7 +143,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     def paint(fill: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
         return region * fill + (1 - region) * aligned
 
-    mixes = dict(copy_app_aligned=aligned, oracle_smooth=paint(blurred, hole),
+    # y's hand removed from y at x's crop by classical inpainting (OpenCV's Telea, from y's
+    # own pixels only: no knowledge of the truth)
+    inpainted = torch.stack([
+        torch.from_numpy(np.ascontiguousarray(np.stack([
+            cv2.inpaint(np.ascontiguousarray(img[c].numpy()).astype(np.uint8),
+                        (hy[0].numpy() > 0.5).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+            for c in range(img.shape[0])]))).float() for img, hy in zip(aligned, hole_y)])
+    mixes = dict(copy_app_aligned=aligned, inpaint_y=inpainted,
+                 inpaint_y_oracle_smooth_x=hole_x * blurred + (1 - hole_x) * inpainted,
+                 oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))
     out: Dict[str, float] = dict(samples=n, hole_fraction=float(hole.mean()),
@@ -157,7 +174,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     for name, mix in mixes.items():
         out[f'{name}_SSIM'] = float(ssim(mix, truth).mean())
         out[f'{name}_L1'] = float(mean_abs_error(mix, truth).mean())
-        for where, region in (('in_hole', hole), ('outside_hole', 1 - hole)):
+        for where, region in regions.items():
             err = (mix - truth).abs().mean(1, keepdim=True)
             area = region.flatten(1).sum(1).clamp(min=1e-6)
             out[f'{name}_L1_{where}'] = float(((err * region).flatten(1).sum(1) / area).mean())
