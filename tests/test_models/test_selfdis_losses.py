@@ -259,6 +259,7 @@ def test_foreground_weight_counts_the_hands_pixels_more():
 BACKGROUND = dict(LABELS, background=dict(radius=0.06))
 CONTEXT = dict(LABELS, background=dict(radius=0.06, context=True))
 TONES = dict(LABELS, background=dict(radius=0.06, tones=True))
+INPAINT = dict(LABELS, background=dict(radius=0.06, inpaint=True))
 
 
 def _opaque_outside(model):
@@ -285,8 +286,8 @@ def test_hand_region_covers_bones_and_forearm_only():
     assert none.abs().max() == 0  # no confidence, no hand
 
 
-@pytest.mark.parametrize('cfg', [BACKGROUND, CONTEXT, TONES],
-                         ids=['background', 'context', 'tones'])
+@pytest.mark.parametrize('cfg', [BACKGROUND, CONTEXT, TONES, INPAINT],
+                         ids=['background', 'context', 'tones', 'inpaint'])
 def test_background_paints_the_hand_over_the_appearance_image(cfg):
     """selfdis.background: mix = α·paint + (1-α)·y with α = 1 in the holes (y's and x's
     hands); with the opacity off elsewhere the mix is y outside the holes, exactly."""
@@ -406,4 +407,48 @@ def test_background_tones_give_the_decoder_ys_hand_and_scene_brightness():
                                alpha * out[:, :-1] + (1 - alpha) * x, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match='hand_region options'):
         build_model(model_cfg('resnet', 3, dict(TONES, background=dict(tone=True))))
+
+
+def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
+    """background.inpaint: y's own hand is filled from y's pixels (OpenCV), the decoder paints
+    only where the drawn hand goes; with the opacity off the mix is the inpainted y outside
+    the drawn hand, exactly."""
+    from mmselfdis.models.heads import BackgroundPainter
+    img = torch.full((1, 1, 32, 32), 7.0, requires_grad=True)
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., 8:20, 8:20] = 1
+    dirty = img + 50 * region  # a "hand" on a flat scene
+    out = BackgroundPainter.prefill(dirty, region)
+    assert (out - 7).abs().max() < 2.5  # the hand (+50) gone; Telea drifts a little
+    torch.testing.assert_close(out[region == 0], torch.full((1024 - 144, ), 7.0))
+    scaled = BackgroundPainter.prefill(dirty.detach() / 100 - 1, region)  # another space
+    torch.testing.assert_close(scaled, out.detach() / 100 - 1, atol=1e-4, rtol=0)
+    out.sum().backward()
+    assert img.grad[0, 0, 0, 0] == 1 and img.grad[0, 0, 10, 10] == 0  # no gradient inside
+    with pytest.raises(ValueError, match='tones and inpaint'):
+        BackgroundPainter(tones=True, inpaint=True)
+
+    model = build_model(model_cfg('resnet', 3, INPAINT))
+    sd = model.selfdis
+    model.eval()
+    _opaque_outside(model)
+    g = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    vis = torch.ones(2, 21).numpy()
+    with torch.no_grad():
+        mix = model.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                        app_keypoints_visible=vis)
+        drawn = sd.hand_region(sd.label_maps(kpts, vis))
+        y_hand = sd.hand_region(sd.label_maps(ykp, vis))
+    filled = BackgroundPainter.prefill(y, y_hand)
+    outside = (drawn == 0).expand_as(y)
+    torch.testing.assert_close(mix[outside], filled[outside], atol=1e-2, rtol=0)
+    only_y = ((y_hand == 1) & (drawn == 0)).expand_as(y)
+    assert only_y.any() and (mix[only_y] - y[only_y]).abs().mean() > 1  # y's hand is gone
+    model.train()
+    _, samples = make_batch(N, 3, seed=1)
+    losses = model.loss(torch.randn(N, 3, 64, 64), samples)
+    assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 

@@ -1,6 +1,8 @@
 """Painting the hand over the appearance image (``SelfDisHead(background=...)``)."""
 from typing import Dict, Optional, Sequence, Tuple
 
+import cv2
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,16 +33,25 @@ class BackgroundPainter:
             blanked out, and the hole, at every scale.
         tones: The decoder's appearance code also holds :meth:`tones` of
             ``y`` (where its own hand is, and the rest).
+        inpaint: ``y``'s own hand is removed before painting by classical
+            inpainting from ``y``'s own pixels (:meth:`prefill`, OpenCV's
+            Telea method; not learnt, no gradient inside the region), and the
+            hole is only where the hand is drawn: the decoder paints the hand,
+            not the scene behind ``y``'s hand.
     """
 
-    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones')
+    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint')
 
     def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
-                 context: bool = False, tones: bool = False) -> None:
+                 context: bool = False, tones: bool = False, inpaint: bool = False) -> None:
         self.region_options = dict(radius=radius, arm_radius=arm_radius,
                                    arm_length=arm_length)
         self.context = bool(context)
         self.with_tones = bool(tones)
+        self.inpaint = bool(inpaint)
+        if self.inpaint and self.with_tones:
+            raise ValueError('selfdis.background: tones and inpaint are not combined (the '
+                             'tones would be read from the inpainted image); choose one')
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
@@ -72,6 +83,52 @@ class BackgroundPainter:
         points, conf = soft_argmax(maps, HOLE_BETA)
         return hand_region(points.to(maps.dtype), conf.to(maps.dtype), size,
                            **self.region_options)
+
+    def prepare(self, bg: Tensor, bg_hand: Tensor, drawn: Tensor) -> Tuple[Tensor, Tensor]:
+        """The image to paint over and the hole, for a hand drawn at ``drawn`` over ``bg``
+        whose own hand is at ``bg_hand``.
+
+        Without ``inpaint``: ``bg`` as it is, and both hands' regions as the hole; with
+        it: ``bg`` with its own hand inpainted away (:meth:`prefill`), and the drawn hand's
+        region as the hole.
+
+        Note:
+            - bg: ``(N, C, H, W)``; bg_hand, drawn, the hole: ``(N, 1, H, W)``
+        """
+        if self.inpaint:
+            return self.prefill(bg, bg_hand), drawn
+        return bg, torch.maximum(bg_hand, drawn)
+
+    @staticmethod
+    def prefill(img: Tensor, region: Tensor, radius: float = 3.0) -> Tensor:
+        """``img`` with ``region > 0.5`` filled by OpenCV's inpainting (Telea) from the
+        pixels around it, per image and channel.
+
+        The filled values are constants (no gradient); elsewhere ``img`` passes
+        through unchanged, gradient included. Each image and channel is mapped to
+        ``0..255`` for the inpainting and back, so the result does not depend on the
+        scale of the values (image or normalised space).
+
+        Note:
+            - img: ``(N, C, H, W)``; region: ``(N, 1, H, W)``; return: like ``img``
+        """
+        mask = (region > 0.5).to(img.dtype)
+        src = img.detach().float().cpu().numpy()
+        masks = mask[:, 0].detach().cpu().numpy().astype(np.uint8)
+        fill = src.copy()
+        for i in range(src.shape[0]):
+            if not masks[i].any():
+                continue
+            for c in range(src.shape[1]):
+                # OpenCV's inpainting depends on the values' scale: run it on 0..255 (each
+                # image and channel mapped there and back), the scale it is made for
+                lo, hi = float(src[i, c].min()), float(src[i, c].max())
+                span = max(hi - lo, 1e-6) / 255.0
+                filled = cv2.inpaint(np.ascontiguousarray((src[i, c] - lo) / span), masks[i],
+                                     radius, cv2.INPAINT_TELEA)
+                fill[i, c] = filled * span + lo
+        fill = torch.from_numpy(fill).to(img.device, img.dtype)
+        return img * (1 - mask) + fill * mask
 
     def decoder_inputs(self, a: Tensor, bg: Tensor, hole: Tensor,
                        bg_hand: Optional[Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -127,4 +184,4 @@ class BackgroundPainter:
 
     def __repr__(self) -> str:
         return (f'BackgroundPainter({self.region_options}, context={self.context}, '
-                f'tones={self.with_tones})')
+                f'tones={self.with_tones}, inpaint={self.inpaint})')

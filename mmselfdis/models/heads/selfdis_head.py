@@ -98,7 +98,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         background: ``None`` (default: the decoder paints every pixel) or a
             dict of :class:`~mmselfdis.models.heads.background.BackgroundPainter`
             options (``radius``, ``arm_radius``, ``arm_length`` of the
-            hand regions, ``context``, ``tones``; ``{}`` for the defaults):
+            hand regions, ``context``, ``tones``, ``inpaint``; ``{}`` for the
+            defaults):
             the decoder paints the hand over the appearance image itself. It
             outputs an extra opacity channel ``α``, and an image decoded with
             the appearance of ``y`` is ``α · D_I + (1 − α) · y`` where ``α``
@@ -531,9 +532,9 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                              'appearance was encoded from) and background_maps= (their '
                              'heatmaps)')
         bg_hand = self.hand_region(background_maps.to(p.device, p.dtype))
-        hole = torch.maximum(bg_hand, self.hand_region(maps))
-        return self._decode(p, maps, a.to(p.dtype), bg=background.to(p.dtype), hole=hole,
-                            bg_hand=bg_hand)
+        bg, hole = self.background.prepare(background.to(p.dtype), bg_hand,
+                                           self.hand_region(maps))
+        return self._decode(p, maps, a.to(p.dtype), bg=bg, hole=hole, bg_hand=bg_hand)
 
     def label_maps(self, keypoints, keypoints_visible=None) -> Tensor:
         """Keypoints in crop pixels → the heatmaps of the pose head's codec.

@@ -146,10 +146,17 @@ class SelfDisLosses:
             hands = self.hand_region(maps_rec.detach())
             # a reconstruction: its own hand and another image's hand cut out of itself (the
             # decoder also learns to fill a hole where it draws no hand); a mix: y's and x's
-            other = torch.roll(hands, 2, 0) if n > 2 else torch.zeros_like(hands)
-            hole = torch.cat([torch.maximum(hands, other),
-                              torch.maximum(hands.index_select(0, y_idx), hands[:m])], 0)
-            bg = torch.cat([inputs, inputs.index_select(0, y_idx)], 0).to(p.dtype)
+            # (with background.inpaint: its own hand inpainted away and painted again; a mix:
+            # y's hand inpainted away, x's painted)
+            x_in = inputs.to(p.dtype)
+            if self.background.inpaint:
+                rec_bg, rec_hole = self.background.prefill(x_in, hands), hands
+            else:
+                other = torch.roll(hands, 2, 0) if n > 2 else torch.zeros_like(hands)
+                rec_bg, rec_hole = x_in, torch.maximum(hands, other)
+            mix_bg, mix_hole = self.background.prepare(x_in.index_select(0, y_idx),
+                                                       hands.index_select(0, y_idx), hands[:m])
+            bg, hole = torch.cat([rec_bg, mix_bg], 0), torch.cat([rec_hole, mix_hole], 0)
             bg_hand = torch.cat([hands, hands.index_select(0, y_idx)], 0)
         fake = self._decode(dec_p, dec_maps, dec_a, bg=bg, hole=hole, bg_hand=bg_hand)
         if fake.shape[-2:] != inputs.shape[-2:]:
@@ -267,10 +274,9 @@ class SelfDisLosses:
             # (the mix's hand, x's, and y's cut out)
             hands_hat = self.hand_region(maps_hat.detach())
             hands_y = hands.index_select(0, y_idx)
-            hole = torch.cat([torch.maximum(hands[:m], hands_hat),
-                              torch.maximum(hands[:m], hands_y)], 0)
-            bg = torch.cat([inputs[:m], mixed], 0).to(p.dtype)
             bg_hand = torch.cat([hands[:m], hands[:m]], 0)  # x's hand, and the mix shows it
+            bg, hole = self.background.prepare(torch.cat([inputs[:m], mixed], 0).to(p.dtype),
+                                               bg_hand, torch.cat([hands_hat, hands_y], 0))
         cyc = self._decode(
             torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
             None if maps_mix is None else torch.cat([maps_hat, maps_mix.index_select(0, y_idx)]),
