@@ -89,6 +89,7 @@ def test_demo_background_config_paints_over_the_appearance_image():
     model = MODELS.build(cfg.model)
     assert model.selfdis.background.region_options == dict(radius=0.07, arm_radius=0.1,
                                                            arm_length=2.5)
+    assert model.selfdis.background.inpaint and not model.selfdis.background.context
     assert model.selfdis.image_decoder.out_channels == 2  # grey + opacity
     cfg.model.selfdis.pop('background')
     assert cfg.model == demo.model  # only that differs
