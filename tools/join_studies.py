@@ -77,8 +77,10 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     links = {}
     combined = {}
+    splits = []  # the reported splits, in the order the arms list them (val only picks)
     for d in args.studies:
         for name, m in sorted(ratio_study.read_arm_metrics(d).items()):
+            splits += [s for s in m['splits'] if s != 'val' and s not in splits]
             seed = m.get('seed', 0)
             if m['kind'] == 'combined':
                 combined[seed] = m['arm']
@@ -103,12 +105,6 @@ def main(argv: Optional[List[str]] = None) -> None:
             atomic_write(osp.join(dst, 'metrics.json'), json.dumps(m, indent=2))
         else:
             os.symlink(src, osp.join(arms_dir, f'{arm}@seed{seed}'))
-    splits = []
-    for (_, _), (_, src) in links.items():
-        with open(osp.join(src, 'metrics.json')) as f:
-            for split in json.load(f)['splits']:
-                if split != 'val' and split not in splits:
-                    splits.append(split)
     command = 'python tools/join_studies.py ' + ' '.join(
         (sys.argv[1:] if argv is None else list(argv)))
     ratio_study.write_reports(out, splits, command)

@@ -83,7 +83,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     from mmselfdis.evaluation.functional import mean_abs_error, ssim
     from mmselfdis.evaluation.metrics.disentanglement_metric import (DisentanglementMetric,
                                                                       to_crop)
-    from mmselfdis.models.networks import hand_region, keypoint_heatmaps, soft_argmax
+    from mmselfdis.models.heads import BackgroundPainter
+    from mmselfdis.models.networks import keypoint_heatmaps
     from mmselfdis.utils.study import set_data_root
     from mmselfdis.visualization.truth import render_truth
 
@@ -113,11 +114,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     aligned = torch.stack([render_truth(dict(results[i], pose=results[j]['pose']), results[j],
                                         imgs[i]) for i, j in enumerate(partner)]).float()
 
+    # the holes as the generator cuts them (SelfDisHead.hand_region)
+    painter = BackgroundPainter(radius=args.radius, arm_radius=args.arm_radius,
+                                arm_length=args.arm_length)
+
     def hole_of(kpts_crop: np.ndarray, visible: np.ndarray) -> torch.Tensor:
-        maps = keypoint_heatmaps(codec, kpts_crop, visible)
-        points, conf = soft_argmax(maps, 20.0)
-        return hand_region(points, conf, (h, w), radius=args.radius,
-                           arm_radius=args.arm_radius, arm_length=args.arm_length)
+        return painter.hand_region(keypoint_heatmaps(codec, kpts_crop, visible), (h, w))
 
     def crop_kpts(src: dict, crop: dict) -> np.ndarray:
         return to_crop(src['keypoints'], crop['center'], crop['scale'], crop['input_size'])

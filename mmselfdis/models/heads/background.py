@@ -60,7 +60,7 @@ class BackgroundPainter:
             return None
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
-                             f'{cls.KEYS} (hand_region options, context and tones), got '
+                             f'{cls.KEYS} (hand_region options, context, tones, inpaint), got '
                              f'{cfg!r}')
         return cls(**cfg)
 
@@ -84,19 +84,20 @@ class BackgroundPainter:
         return hand_region(points.to(maps.dtype), conf.to(maps.dtype), size,
                            **self.region_options)
 
-    def prepare(self, bg: Tensor, bg_hand: Tensor, drawn: Tensor) -> Tuple[Tensor, Tensor]:
+    def prepare(self, bg: Tensor, bg_hand: Tensor, drawn: Tensor,
+                clean: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """The image to paint over and the hole, for a hand drawn at ``drawn`` over ``bg``
         whose own hand is at ``bg_hand``.
 
         Without ``inpaint``: ``bg`` as it is, and both hands' regions as the hole; with
-        it: ``bg`` with its own hand inpainted away (:meth:`prefill`), and the drawn hand's
-        region as the hole.
+        it: ``bg`` with its own hand inpainted away (:meth:`prefill`; ``clean`` when that
+        was computed already), and the drawn hand's region as the hole.
 
         Note:
-            - bg: ``(N, C, H, W)``; bg_hand, drawn, the hole: ``(N, 1, H, W)``
+            - bg, clean: ``(N, C, H, W)``; bg_hand, drawn, the hole: ``(N, 1, H, W)``
         """
         if self.inpaint:
-            return self.prefill(bg, bg_hand), drawn
+            return (self.prefill(bg, bg_hand) if clean is None else clean), drawn
         return bg, torch.maximum(bg_hand, drawn)
 
     @staticmethod

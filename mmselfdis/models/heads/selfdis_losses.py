@@ -141,7 +141,7 @@ class SelfDisLosses:
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
             dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
-        bg = hole = hands = bg_hand = None
+        bg = hole = hands = bg_hand = x_clean = None
         if self.background is not None:
             hands = self.hand_region(maps_rec.detach())
             # a reconstruction: its own hand and another image's hand cut out of itself (the
@@ -150,12 +150,16 @@ class SelfDisLosses:
             # y's hand inpainted away, x's painted)
             x_in = inputs.to(p.dtype)
             if self.background.inpaint:
-                rec_bg, rec_hole = self.background.prefill(x_in, hands), hands
+                # each image with its own hand inpainted, once a step: the reconstructions,
+                # the mixes (y) and the cycle (x) use it
+                x_clean = self.background.prefill(x_in, hands)
+                rec_bg, rec_hole = x_clean, hands
             else:
                 other = torch.roll(hands, 2, 0) if n > 2 else torch.zeros_like(hands)
                 rec_bg, rec_hole = x_in, torch.maximum(hands, other)
-            mix_bg, mix_hole = self.background.prepare(x_in.index_select(0, y_idx),
-                                                       hands.index_select(0, y_idx), hands[:m])
+            mix_bg, mix_hole = self.background.prepare(
+                x_in.index_select(0, y_idx), hands.index_select(0, y_idx), hands[:m],
+                clean=None if x_clean is None else x_clean.index_select(0, y_idx))
             bg, hole = torch.cat([rec_bg, mix_bg], 0), torch.cat([rec_hole, mix_hole], 0)
             bg_hand = torch.cat([hands, hands.index_select(0, y_idx)], 0)
         fake = self._decode(dec_p, dec_maps, dec_a, bg=bg, hole=hole, bg_hand=bg_hand)
@@ -181,7 +185,8 @@ class SelfDisLosses:
                                            None if cond is None else cond[:k]))
         if m:
             losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, maps_mix, y_idx,
-                                             data_samples[:m], estimator, train_cfg, hands))
+                                             data_samples[:m], estimator, train_cfg, hands,
+                                             x_clean))
         return losses
 
     def hand_mask(self, maps: Tensor, size: Sequence[int]) -> Tensor:
@@ -250,9 +255,11 @@ class SelfDisLosses:
     def _cycle_losses(self, inputs: Tensor, mixed: Tensor, p: Tensor, a: Tensor, p_mix: Tensor,
                       maps_mix: Optional[Tensor], y_idx: Tensor, samples_x: SampleList,
                       estimator: nn.Module, train_cfg: OptConfigType,
-                      hands: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                      hands: Optional[Tensor] = None,
+                      x_clean: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Steps (c) and (d) of Fig. 2 on the ``m`` mixed images (``hands``: the batch's
-        hand regions, with ``selfdis.background``)."""
+        hand regions, with ``selfdis.background``; ``x_clean``: the batch with its hands
+        inpainted, with ``background.inpaint``)."""
         m = mixed.shape[0]
         # (c) re-encode the mixes: E_p (frozen with detach_pose_estimator), E_I trainable.
         # BatchNorm statistics of the pose estimator are not updated by mixed images.
@@ -275,8 +282,11 @@ class SelfDisLosses:
             hands_hat = self.hand_region(maps_hat.detach())
             hands_y = hands.index_select(0, y_idx)
             bg_hand = torch.cat([hands[:m], hands[:m]], 0)  # x's hand, and the mix shows it
-            bg, hole = self.background.prepare(torch.cat([inputs[:m], mixed], 0).to(p.dtype),
-                                               bg_hand, torch.cat([hands_hat, hands_y], 0))
+            bg_x, hole_x = self.background.prepare(
+                inputs[:m].to(p.dtype), hands[:m], hands_hat,
+                clean=None if x_clean is None else x_clean[:m])
+            bg_mix, hole_mix = self.background.prepare(mixed.to(p.dtype), hands[:m], hands_y)
+            bg, hole = torch.cat([bg_x, bg_mix], 0), torch.cat([hole_x, hole_mix], 0)
         cyc = self._decode(
             torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
             None if maps_mix is None else torch.cat([maps_hat, maps_mix.index_select(0, y_idx)]),
