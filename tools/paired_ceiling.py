@@ -21,7 +21,9 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   every difference: a check of the hole);
 * ``inpaint_y`` (no oracle): y at x's crop with y's hand region filled by
   OpenCV's inpainting (Telea) from y's own pixels, no hand drawn;
-  ``inpaint_y_oracle_smooth_x``: that, with the smooth oracle's x hand.
+  ``inpaint_y_oracle_smooth_x``: that, with the smooth oracle's x hand;
+  ``inpaint_y_oracle_flat_x``: that, with x's hand region filled flat with
+  the true render's mean over it (a silhouette of the right brightness).
 
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
@@ -31,7 +33,20 @@ CONFIG) the generator's own mixes are measured the same way (y at x's crop,
 the holes from both images' labels, as the metric's ``appearance_crop='pose'``
 gives them). Every mix also gets its L1 and mean brightness error (per image,
 absolute) in the hole, where x's hand goes, where only y's hand was, and
-outside the hole, so the loss can be located.
+outside the hole, so the loss can be located, and its signed mean error where
+x's hand goes; its SSIM is also split by where the window is centred: inside
+x's hand region (2 px in from its edge), on that edge (± 2 px), and the rest. Three variants of the generator's mixes say which property of
+the painted hand costs SSIM: ``generator_hand_blurred`` (x's hand region
+blurred by ``--sigma``: no truth used, texture removed),
+``generator_hand_flat`` (x's hand region filled with its own mean: no truth,
+shape only) and ``generator_oracle_tone`` (x's hand region shifted by its
+mean error against the truth: an oracle for the brightness alone).
+
+With ``--judge CONFIG CKPT`` every mix (and the true render) is also read by
+that independent pose model: ``<mix>_judge_PCK`` against x's keypoints
+(PCK@0.2 of the bounding box, as the metric's ``PCK_mix``), so a change that
+helps the paired figures can be checked for what it does to the pose a
+judge sees.
 
 Example::
 
@@ -66,6 +81,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='grey levels at which truth and y at x\'s crop differ (default 8)')
     parser.add_argument('--checkpoint', help='also measure this generator\'s mixes '
                         '(a selfdis.background model of CONFIG)')
+    parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
+                        help='also read every mix with this judge (tools/train_judge.py)')
     parser.add_argument('--out', help='write the figures as JSON here')
     return parser.parse_args(argv)
 
@@ -80,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
     import mmselfdis  # noqa: F401  (registers components)
     from mmpose.registry import DATASETS, KEYPOINT_CODECS
-    from mmselfdis.evaluation.functional import mean_abs_error, ssim
+    from mmselfdis.evaluation.functional import mean_abs_error, ssim, ssim_map
     from mmselfdis.evaluation.metrics.disentanglement_metric import (DisentanglementMetric,
                                                                       to_crop)
     from mmselfdis.models.heads import BackgroundPainter
@@ -135,10 +152,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     diff = ((truth - aligned).abs().amax(1, keepdim=True) > args.diff_threshold).float()
     exact = torch.nn.functional.max_pool2d(diff, 3, 1, 1)
     k = int(2 * round(3 * args.sigma) + 1)
-    blurred = torch.stack([
-        torch.from_numpy(np.ascontiguousarray(
-            cv2.GaussianBlur(t.permute(1, 2, 0).numpy(), (k, k), args.sigma).reshape(
-                h, w, -1).transpose(2, 0, 1))) for t in truth])
+
+    def blur(batch: torch.Tensor) -> torch.Tensor:
+        return torch.stack([
+            torch.from_numpy(np.ascontiguousarray(
+                cv2.GaussianBlur(t.permute(1, 2, 0).numpy(), (k, k), args.sigma).reshape(
+                    h, w, -1).transpose(2, 0, 1))) for t in batch])
+
+    blurred = blur(truth)
     hole_mean = (truth * hole).flatten(2).sum(-1) / hole.flatten(2).sum(-1).clamp(min=1e-6)
     flat = hole_mean[..., None, None].expand_as(truth)
 
@@ -152,8 +173,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
             cv2.inpaint(np.ascontiguousarray(img[c].numpy()).astype(np.uint8),
                         (hy[0].numpy() > 0.5).astype(np.uint8), 3, cv2.INPAINT_TELEA)
             for c in range(img.shape[0])]))).float() for img, hy in zip(aligned, hole_y)])
+    x_mean = (truth * hole_x).flatten(2).sum(-1) / hole_x.flatten(2).sum(-1).clamp(min=1e-6)
     mixes = dict(copy_app_aligned=aligned, inpaint_y=inpainted,
                  inpaint_y_oracle_smooth_x=hole_x * blurred + (1 - hole_x) * inpainted,
+                 inpaint_y_oracle_flat_x=hole_x * x_mean[..., None, None] +
+                 (1 - hole_x) * inpainted,
                  oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))
@@ -172,9 +196,26 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                                      keypoints_visible=vis[b], app_keypoints=ky[b],
                                      app_keypoints_visible=vis[partner][b]).clamp(0, 255)
                            .round())
-        mixes['generator'] = torch.cat(gen)
+        gen = torch.cat(gen)
+        mixes['generator'] = gen
+        mixes['generator_hand_blurred'] = hole_x * blur(gen) + (1 - hole_x) * gen
+        area_x = hole_x.flatten(2).sum(-1).clamp(min=1e-6)
+        gen_mean = (gen * hole_x).flatten(2).sum(-1) / area_x
+        mixes['generator_hand_flat'] = hole_x * gen_mean[..., None, None] + (1 - hole_x) * gen
+        mixes['generator_oracle_tone'] = (gen - hole_x * (gen_mean - x_mean)[..., None, None]
+                                          ).clamp(0, 255)
+    # SSIM by where its window is centred: inside x's hand region, on its rim, elsewhere
+    core = (-torch.nn.functional.max_pool2d(-hole_x, 5, 1, 2) > 0.5).float()
+    rim = (torch.nn.functional.max_pool2d(hole_x, 5, 1, 2) > 0.5).float() - core
+    ssim_regions = dict(x_hand_core=core, x_hand_rim=rim, rest=1 - core - rim)
     for name, mix in mixes.items():
         out[f'{name}_SSIM'] = float(ssim(mix, truth).mean())
+        smap = ssim_map(mix, truth).mean(1, keepdim=True)
+        o = (h - smap.shape[-2]) // 2
+        for where, region in ssim_regions.items():
+            region = region[..., o:o + smap.shape[-2], o:o + smap.shape[-1]]
+            out[f'{name}_SSIM_{where}'] = float(
+                (smap * region).sum() / region.sum().clamp(min=1))
         out[f'{name}_L1'] = float(mean_abs_error(mix, truth).mean())
         for where, region in regions.items():
             err = (mix - truth).abs().mean(1, keepdim=True)
@@ -182,6 +223,25 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
             out[f'{name}_L1_{where}'] = float(((err * region).flatten(1).sum(1) / area).mean())
             bias = ((mix - truth).mean(1, keepdim=True) * region).flatten(1).sum(1) / area
             out[f'{name}_mean_error_{where}'] = float(bias.abs().mean())
+            if where == 'x_hand':
+                out[f'{name}_signed_mean_error_x_hand'] = float(bias.mean())
+    if args.judge:
+        from mmpose.evaluation.functional import keypoint_pck_accuracy
+
+        from mmselfdis.evaluation.judge import load_judge, predict_crop_keypoints
+        judge = load_judge(*args.judge)
+        flips = [r['flip_indices'] for r in results]
+        size = np.stack([r['input_size'] for r in results])
+        bbox = np.array([r['bbox_size'] for r in results]) * size[:, 0] / np.stack(
+            [r['scale'] for r in results])[:, 0]
+        norm = np.tile(bbox[:, None], (1, 2))
+        for name, mix in dict(mixes, truth=truth).items():
+            with torch.no_grad():
+                kp = np.concatenate([predict_crop_keypoints(judge, mix[a:a + 50],
+                                                            flips[a:a + 50])
+                                     for a in range(0, n, 50)])
+            out[f'{name}_judge_PCK'] = float(
+                keypoint_pck_accuracy(kp, kx, vis > 0, 0.2, norm)[1])
     for key, value in out.items():
         print(f'{key:32s} {value:.4f}' if isinstance(value, float) else f'{key:32s} {value}')
     if args.out:

@@ -61,11 +61,26 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
 
     Gaussian window (``window`` x ``window``, ``sigma``), constants
     ``K1 = 0.01``, ``K2 = 0.03``, valid region only, averaged over channels
-    and pixels. Images smaller than the window use a window of their size.
+    and pixels (:func:`ssim_map`). Images smaller than the window use a
+    window of their size.
 
     Note:
         - a, b: ``(N, C, H, W)``
         - return: ``(N,)``
+    """
+    return ssim_map(a, b, data_range, window, sigma).flatten(1).mean(1)
+
+
+def ssim_map(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
+             sigma: float = 1.5) -> Tensor:
+    """:func:`ssim` before the mean: one value per channel and window position.
+
+    The window's centre of output pixel ``(i, j)`` is input pixel
+    ``(i + s // 2, j + s // 2)`` (``s``: the window size used).
+
+    Note:
+        - a, b: ``(N, C, H, W)``
+        - return: ``(N, C, H - s + 1, W - s + 1)``
     """
     _check_pair(a, b)
     n, c, h, w = a.shape
@@ -83,7 +98,7 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
     cov = blur(x * y) - mu_x * mu_y
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / \
         ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return s.flatten(1).mean(1)
+    return s
 
 
 def similarity(queries: Tensor, gallery: Tensor, center: bool = True) -> Tensor:

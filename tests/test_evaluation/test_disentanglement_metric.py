@@ -407,6 +407,11 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     assert 0.5 < out['hole_covers_differences'] <= 1
     assert out['oracle_sharp_L1_in_hole'] < 2  # the truth inside the hole (soft rims aside)
     assert out['oracle_sharp_SSIM'] > out['oracle_smooth_SSIM'] > out['oracle_flat_SSIM']
+    # the flat x hand has the truth's mean brightness over x's hand region (up to the soft rim)
+    assert abs(out['inpaint_y_oracle_flat_x_signed_mean_error_x_hand']) < 1
+    assert abs(out['copy_app_aligned_signed_mean_error_x_hand']) > 2
+    # SSIM by region: the truth inside x's hand is exact there
+    assert out['oracle_sharp_SSIM_x_hand_core'] > 0.95 > out['copy_app_aligned_SSIM_x_hand_core']
     sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
     metric = DisentanglementMetric(paired=True)

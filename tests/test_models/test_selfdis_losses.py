@@ -6,6 +6,7 @@ recomputed by hand from the branch's public encode/decode steps. ``n = 4``
 images, ``m = 2`` mixed; ``y`` is the batch rolled by one, so ``y`` of
 ``x_0, x_1`` are ``x_3, x_0``.
 """
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -452,3 +453,52 @@ def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
     losses = model.loss(torch.randn(N, 3, 64, 64), samples)
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 
+
+
+def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
+    """background.paint_sigma: in eval mode (mixing) the painted colour is blurred like
+    OpenCV's GaussianBlur before compositing; in training the paint is as decoded."""
+    import cv2
+    from mmselfdis.models.heads import BackgroundPainter
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(2, 3, 32, 32, generator=g) * 255
+    ref = np.stack([cv2.GaussianBlur(i.permute(1, 2, 0).numpy(), (9, 9), 1.5)
+                    for i in img]).transpose(0, 3, 1, 2)
+    torch.testing.assert_close(BackgroundPainter.gaussian_blur(img, 1.5), torch.from_numpy(ref),
+                               atol=1e-3, rtol=0)
+    out = torch.cat([img, torch.full((2, 1, 32, 32), 50.0)], 1)  # opaque everywhere
+    hole = torch.zeros(2, 1, 32, 32)
+    torch.testing.assert_close(BackgroundPainter.composite(out, img * 0, hole, 1.5),
+                               torch.from_numpy(ref), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match='paint_sigma must be >= 0'):
+        BackgroundPainter(paint_sigma=-1)
+
+    blur = dict(INPAINT, background=dict(radius=0.06, inpaint=True, paint_sigma=2.0))
+    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, blur)]
+    models[1].load_state_dict(models[0].state_dict())
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    vis = torch.ones(2, 21).numpy()
+    mixes = []
+    for m in models:
+        m.eval()
+        with torch.no_grad():
+            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=kpts,
+                               app_keypoints_visible=vis))
+    drawn = models[0].selfdis.hand_region(models[0].selfdis.label_maps(kpts, vis))
+    inside = (drawn == 1).expand_as(x)
+    assert (mixes[0] - mixes[1])[inside].abs().mean() > 1  # the paint is blurred
+    # the paint's high frequencies are gone: neighbouring pixels differ less
+    tv = [(m[:, :, 1:] - m[:, :, :-1])[inside[:, :, 1:] & inside[:, :, :-1]].abs().mean()
+          for m in mixes]
+    assert tv[1] < tv[0]
+    for m in models:  # training: the same decoded images with and without the option
+        m.train()
+    _, samples = make_batch(N, 3, seed=1)
+    inputs = torch.randn(N, 3, 64, 64)
+    torch.manual_seed(0)
+    a = models[0].loss(inputs, samples)
+    torch.manual_seed(0)
+    b = models[1].loss(inputs, samples)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])

@@ -38,12 +38,21 @@ class BackgroundPainter:
             Telea method; not learnt, no gradient inside the region), and the
             hole is only where the hand is drawn: the decoder paints the hand,
             not the scene behind ``y``'s hand.
+        paint_sigma: When mixing (the branch in eval mode: every mix of a
+            loaded generator, the metric, the swap grids), the painted
+            colour is low-passed by a Gaussian of this standard deviation in
+            pixels of the crop before it is composited (0: off). Training is
+            unchanged. The texture a generator paints on a hand it has not
+            seen is not the true one at any pixel; a pixel-aligned measure
+            counts it as error (docs/results.md, "A low-pass on the painted
+            hand").
     """
 
-    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint')
+    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint', 'paint_sigma')
 
     def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
-                 context: bool = False, tones: bool = False, inpaint: bool = False) -> None:
+                 context: bool = False, tones: bool = False, inpaint: bool = False,
+                 paint_sigma: float = 0.0) -> None:
         self.region_options = dict(radius=radius, arm_radius=arm_radius,
                                    arm_length=arm_length)
         self.context = bool(context)
@@ -52,6 +61,10 @@ class BackgroundPainter:
         if self.inpaint and self.with_tones:
             raise ValueError('selfdis.background: tones and inpaint are not combined (the '
                              'tones would be read from the inpainted image); choose one')
+        self.paint_sigma = float(paint_sigma)
+        if not self.paint_sigma >= 0:
+            raise ValueError(f'selfdis.background.paint_sigma must be >= 0 (pixels; 0 = off), '
+                             f'got {paint_sigma!r}')
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
@@ -60,7 +73,7 @@ class BackgroundPainter:
             return None
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
-                             f'{cls.KEYS} (hand_region options, context, tones, inpaint), got '
+                             f'{cls.KEYS} (hand_region options, context, tones, inpaint, paint_sigma), got '
                              f'{cfg!r}')
         return cls(**cfg)
 
@@ -152,16 +165,39 @@ class BackgroundPainter:
         return a, kwargs
 
     @staticmethod
-    def composite(out: Tensor, bg: Tensor, hole: Tensor) -> Tensor:
+    def composite(out: Tensor, bg: Tensor, hole: Tensor, sigma: float = 0.0) -> Tensor:
         """``α · paint + (1 − α) · bg`` with ``α = hole + (1 − hole) · σ(out's last channel)``.
+
+        ``sigma > 0``: ``paint`` low-passed first (:meth:`gaussian_blur`).
 
         Note:
             - out: ``(N, C + 1, H, W)``; bg: ``(N, C, H, W)``; hole: ``(N, 1, H, W)``
             - return: ``(N, C, H, W)``
         """
         paint, alpha = out[:, :-1], torch.sigmoid(out[:, -1:])
+        if sigma > 0:
+            paint = BackgroundPainter.gaussian_blur(paint, sigma)
         alpha = hole + (1 - hole) * alpha
         return alpha * paint + (1 - alpha) * bg
+
+    @staticmethod
+    def gaussian_blur(img: Tensor, sigma: float) -> Tensor:
+        """A separable Gaussian of standard deviation ``sigma`` pixels (kernel radius
+        ``round(3 sigma)``, borders reflected, as OpenCV's ``GaussianBlur``).
+
+        Note:
+            - img: ``(N, C, H, W)``; return: the same shape
+        """
+        r = min(max(int(round(3 * sigma)), 1), img.shape[-1] - 1, img.shape[-2] - 1)
+        x = torch.arange(-r, r + 1, device=img.device, dtype=img.dtype)
+        k = torch.exp(-x**2 / (2 * sigma**2))
+        k = k / k.sum()
+        c = img.shape[1]
+        out = torch.nn.functional.pad(img, (r, r, r, r), mode='reflect')
+        out = torch.nn.functional.conv2d(out, k.view(1, 1, 1, -1).expand(c, 1, 1, -1),
+                                         groups=c)
+        return torch.nn.functional.conv2d(out, k.view(1, 1, -1, 1).expand(c, 1, -1, 1),
+                                          groups=c)
 
     @staticmethod
     def tones(img: Tensor, hand: Tensor, eps: float = 1e-3) -> Tensor:
@@ -185,4 +221,5 @@ class BackgroundPainter:
 
     def __repr__(self) -> str:
         return (f'BackgroundPainter({self.region_options}, context={self.context}, '
-                f'tones={self.with_tones}, inpaint={self.inpaint})')
+                f'tones={self.with_tones}, inpaint={self.inpaint}, '
+                f'paint_sigma={self.paint_sigma})')

@@ -591,7 +591,9 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             self.image_decoder(*args, **kwargs)
         if self.background is None:
             return out
-        return self.background.composite(out, bg, hole)
+        # the low-pass of the painted colour is for mixes, not for training
+        sigma = 0.0 if self.training else self.background.paint_sigma
+        return self.background.composite(out, bg, hole, sigma)
 
     # the painter's operations, under the names the losses and tests use
     composite = staticmethod(BackgroundPainter.composite)
