@@ -502,3 +502,40 @@ def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
     b = models[1].loss(inputs, samples)
     for k in a:
         torch.testing.assert_close(a[k], b[k])
+
+
+@pytest.mark.parametrize('source', ['backbone.layer2', 'image'], ids=['tapped', 'image'])
+def test_cycle_pose_sigma_low_passes_the_mix_for_the_pose_path_only(source):
+    """cycle_pose_sigma: the pose estimator re-reads each mix blurred (L_cycle-pose and
+    L_dual-pose change), the appearance path reads it as it is (L_dual-img unchanged)."""
+    from mmselfdis.models.utils import gaussian_blur
+    cfgs = [dict(LABELS, background=dict(radius=0.06, inpaint=True), appearance_source=source)
+            for _ in range(2)]
+    cfgs[1]['cycle_pose_sigma'] = 1.5
+    models = [build_model(model_cfg('resnet', 3, c)) for c in cfgs]
+    models[1].load_state_dict(models[0].state_dict())
+    calls = []
+    for m in models:
+        m.train()
+        m.backbone.register_forward_pre_hook(lambda mod, args: calls.append(args[0].detach()))
+    _, samples = make_batch(N, 3, seed=1)
+    inputs = torch.randn(N, 3, 64, 64)
+    losses, seen = [], []
+    for m in models:
+        calls.clear()
+        torch.manual_seed(0)
+        losses.append(m.loss(inputs, samples))
+        seen.append(list(calls))
+    a, b = losses
+    for k in ('loss_img', 'loss_dual_img', 'loss_kpt'):
+        torch.testing.assert_close(a[k], b[k])
+    for k in ('loss_cycle_pose', 'loss_dual_pose'):
+        assert (a[k] - b[k]).abs() > 1e-6
+    # the backbone read the batch, then the mixes (as they are), then (sigma) the mixes
+    # blurred; with the image as the appearance source it does not read them unblurred
+    mixed = seen[0][-1]
+    assert seen[1][-1].shape == mixed.shape
+    torch.testing.assert_close(seen[1][-1], gaussian_blur(mixed, 1.5), atol=1e-4, rtol=1e-4)
+    assert len(seen[1]) == len(seen[0]) + (source != 'image')
+    with pytest.raises(ValueError, match='cycle_pose_sigma must be >= 0'):
+        build_model(model_cfg('resnet', 3, dict(LABELS, cycle_pose_sigma=-1.0)))

@@ -131,6 +131,14 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         loss_dual_img: ``L_dual-img`` (``α6``), default ``FeatureL1Loss(0.1)``.
         cycle_pose_weight: ``α7``, weight of ``L_cycle-pose`` when it is the
             head's own loss on ``D_p*(p̂(x))`` (``loss_cycle_pose=None``).
+        cycle_pose_sigma: 0 (default, the paper) or a Gaussian standard
+            deviation in pixels: the pose path of the cycle (``p̂``, hence
+            ``L_cycle-pose`` and ``L_dual-pose``) reads each mix low-passed
+            by it, the appearance path (``â``) reads the mix as it is (with a
+            tapped appearance source the backbone runs once more, on the
+            unfiltered mix). A pose carried by patterns finer than the blur
+            (a lattice the frozen pose model reads, that no hand has) no
+            longer counts; the pose must be in the hand's shape.
         loss_cycle_pose: ``None`` (default): ``L_cycle-pose`` is the pose
             head's own loss times ``cycle_pose_weight``. A loss config on
             ``(heatmaps, target heatmaps, keypoint weights)``, e.g.
@@ -183,6 +191,7 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                  loss_dual_pose: OptConfigType = None,
                  loss_dual_img: OptConfigType = None,
                  cycle_pose_weight: float = 1.0,
+                 cycle_pose_sigma: float = 0.0,
                  loss_cycle_pose: OptConfigType = None,
                  loss_feat_match: OptConfigType = None,
                  loss_paired_img: OptConfigType = None,
@@ -225,6 +234,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                                  discriminator=self._network_cfg('discriminator', discriminator)
                                  if use_gan else None)
         self.cycle_pose_weight = check_loss_weight(cycle_pose_weight, 'selfdis.cycle_pose_weight')
+        self.cycle_pose_sigma = float(cycle_pose_sigma)
+        if not self.cycle_pose_sigma >= 0:
+            raise ValueError(f'selfdis.cycle_pose_sigma must be >= 0 (pixels; 0 = off), got '
+                             f'{cycle_pose_sigma!r}')
 
         self._build_losses(use_gan, loss_img=loss_img, loss_d=loss_d, loss_g=loss_g,
                            loss_cycle_img=loss_cycle_img, loss_dual_pose=loss_dual_pose,

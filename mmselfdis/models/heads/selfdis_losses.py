@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from mmpose.registry import MODELS
 from mmpose.utils.typing import Features, OptConfigType, SampleList
 from ..losses._weights import check_loss_weight
-from ..utils import frozen_call
+from ..utils import frozen_call, gaussian_blur
 
 __all__ = ['SelfDisLosses']
 
@@ -263,10 +263,22 @@ class SelfDisLosses:
         m = mixed.shape[0]
         # (c) re-encode the mixes: E_p (frozen with detach_pose_estimator), E_I trainable.
         # BatchNorm statistics of the pose estimator are not updated by mixed images.
-        feats_hat = frozen_call(estimator, mixed, method='extract_feat',
-                                detach_params=self.detach_pose_estimator,
-                                prefixes=('backbone', 'neck'))
-        source_hat = mixed if self.appearance_source == 'image' else self._tap.pop()
+        def extract(img: Tensor):
+            return frozen_call(estimator, img, method='extract_feat',
+                               detach_params=self.detach_pose_estimator,
+                               prefixes=('backbone', 'neck'))
+
+        if self.cycle_pose_sigma > 0:
+            # the pose path reads the mix low-passed, the appearance path as it is
+            source_hat = mixed
+            if self.appearance_source != 'image':
+                extract(mixed)
+                source_hat = self._tap.pop()
+            feats_hat = extract(gaussian_blur(mixed, self.cycle_pose_sigma))
+            self._tap.pop()
+        else:
+            feats_hat = extract(mixed)
+            source_hat = mixed if self.appearance_source == 'image' else self._tap.pop()
         p_hat = self._pose_feature(feats_hat)
         a_hat = frozen_call(self.appearance_encoder, source_hat, detach_params=False).to(p.dtype)
         maps_hat = None

@@ -1,4 +1,5 @@
 """Helpers of the self-disentanglement branch."""
+from .blur import gaussian_blur
 from .feature_tap import FeatureTap
 from .frozen import frozen_call
 from .grad_balance import GradBalance, balance_gradient
@@ -6,4 +7,4 @@ from .grad_probe import gradient_probe, shared_parameter_groups
 from .mixing import check_mixing_model
 
 __all__ = ['FeatureTap', 'frozen_call', 'check_mixing_model', 'GradBalance', 'balance_gradient',
-           'gradient_probe', 'shared_parameter_groups']
+           'gradient_probe', 'shared_parameter_groups', 'gaussian_blur']
