@@ -35,7 +35,11 @@ gives them). Every mix also gets its L1 and mean brightness error (per image,
 absolute) in the hole, where x's hand goes, where only y's hand was, and
 outside the hole, so the loss can be located, and its signed mean error where
 x's hand goes; its SSIM is also split by where the window is centred: inside
-x's hand region (2 px in from its edge), on that edge (± 2 px), and the rest. Three variants of the generator's mixes say which property of
+x's hand region (2 px in from its edge), on that edge (± 2 px), and the rest.
+Inside x's hand (2 px in) the detail finer than ``--sigma`` (the image minus
+its blur) is measured: its RMS (``detail_rms_x_hand``, also of the truth) and
+its correlation with the truth's detail (``detail_corr_x_hand``; 0: a texture
+unrelated to the true one). Three variants of the generator's mixes say which property of
 the painted hand costs SSIM: ``generator_hand_blurred`` (x's hand region
 blurred by ``--sigma``: no truth used, texture removed),
 ``generator_hand_flat`` (x's hand region filled with its own mean: no truth,
@@ -208,6 +212,18 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     core = (-torch.nn.functional.max_pool2d(-hole_x, 5, 1, 2) > 0.5).float()
     rim = (torch.nn.functional.max_pool2d(hole_x, 5, 1, 2) > 0.5).float() - core
     ssim_regions = dict(x_hand_core=core, x_hand_rim=rim, rest=1 - core - rim)
+    # the detail finer than the blur inside x's hand: how much (RMS) and how much of it is
+    # the truth's (correlation with the truth's own detail there; 0: unrelated texture)
+    detail_truth = truth - blur(truth)
+    for name, mix in dict(mixes, truth=truth).items():
+        detail = (mix - blur(mix)) * core
+        out[f'{name}_detail_rms_x_hand'] = float(
+            (detail.pow(2).sum() / (core.sum() * truth.shape[1])).sqrt())
+        if name != 'truth':
+            out[f'{name}_detail_corr_x_hand'] = float(
+                (detail * detail_truth).sum() /
+                (detail.pow(2).sum() * (detail_truth * core).pow(2).sum()).sqrt().clamp(
+                    min=1e-6))
     for name, mix in mixes.items():
         out[f'{name}_SSIM'] = float(ssim(mix, truth).mean())
         smap = ssim_map(mix, truth).mean(1, keepdim=True)

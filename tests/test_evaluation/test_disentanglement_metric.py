@@ -412,6 +412,9 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     assert abs(out['copy_app_aligned_signed_mean_error_x_hand']) > 2
     # SSIM by region: the truth inside x's hand is exact there
     assert out['oracle_sharp_SSIM_x_hand_core'] > 0.95 > out['copy_app_aligned_SSIM_x_hand_core']
+    # the truth's own detail inside x's hand is the truth's; a flat fill has none
+    assert out['oracle_sharp_detail_corr_x_hand'] > 0.95
+    assert out['inpaint_y_oracle_flat_x_detail_rms_x_hand'] < 0.5 * out['truth_detail_rms_x_hand']
     sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
     metric = DisentanglementMetric(paired=True)
