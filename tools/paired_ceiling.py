@@ -87,6 +87,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(a selfdis.background model of CONFIG)')
     parser.add_argument('--judge', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also read every mix with this judge (tools/train_judge.py)')
+    parser.add_argument('--strip', help='write a PNG here: for the first --strip-rows pairs, '
+                        'y at x\'s crop, y with its hand inpainted, the generator\'s mix (with '
+                        '--checkpoint), the same with its hand blurred, and the true render')
+    parser.add_argument('--strip-rows', type=int, default=8, help='rows of --strip (default 8)')
     parser.add_argument('--out', help='write the figures as JSON here')
     return parser.parse_args(argv)
 
@@ -258,6 +262,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                                      for a in range(0, n, 50)])
             out[f'{name}_judge_PCK'] = float(
                 keypoint_pck_accuracy(kp, kx, vis > 0, 0.2, norm)[1])
+    if args.strip:
+        names = [k for k in ('copy_app_aligned', 'inpaint_y', 'generator',
+                             'generator_hand_blurred') if k in mixes]
+        rows = [torch.cat([mixes[k][i] for k in names] + [truth[i]], -1)
+                for i in range(min(args.strip_rows, n))]
+        grid = torch.cat(rows, -2).mean(0).clamp(0, 255).round().byte().numpy()
+        grid = cv2.resize(grid, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(args.strip, grid)
+        print(f'strip ({", ".join(names + ["truth"])}, left to right): {args.strip}')
     for key, value in out.items():
         print(f'{key:32s} {value:.4f}' if isinstance(value, float) else f'{key:32s} {value}')
     if args.out:
