@@ -23,7 +23,10 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   OpenCV's inpainting (Telea) from y's own pixels, no hand drawn;
   ``inpaint_y_oracle_smooth_x``: that, with the smooth oracle's x hand;
   ``inpaint_y_oracle_flat_x``: that, with x's hand region filled flat with
-  the true render's mean over it (a silhouette of the right brightness).
+  the true render's mean over it (a silhouette of the right brightness);
+  ``inpaint_y_dots_x``: that with black dots (radius 1.5 px) at x's visible
+  keypoints instead: a mark of the pose, no hand (what a judge that finds
+  x's pose in it rewards is marks, not hands).
 
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
@@ -182,10 +185,19 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                         (hy[0].numpy() > 0.5).astype(np.uint8), 3, cv2.INPAINT_TELEA)
             for c in range(img.shape[0])]))).float() for img, hy in zip(aligned, hole_y)])
     x_mean = (truth * hole_x).flatten(2).sum(-1) / hole_x.flatten(2).sum(-1).clamp(min=1e-6)
+    # a mark of the pose, no hand: black dots (radius 1.5 px) at x's visible keypoints
+    dots = inpainted.clone()
+    for i in range(n):
+        canvas = dots[i].permute(1, 2, 0).numpy().copy()  # (H, W, C), C-ordered
+        for (u, v), seen in zip(kx[i], vis[i]):
+            if seen > 0:
+                cv2.circle(canvas, (int(round(u * 4)), int(round(v * 4))), 6, (0, ) * 3, -1,
+                           lineType=cv2.LINE_AA, shift=2)
+        dots[i] = torch.from_numpy(canvas.reshape(h, w, -1)).permute(2, 0, 1)
     mixes = dict(copy_app_aligned=aligned, inpaint_y=inpainted,
                  inpaint_y_oracle_smooth_x=hole_x * blurred + (1 - hole_x) * inpainted,
                  inpaint_y_oracle_flat_x=hole_x * x_mean[..., None, None] +
-                 (1 - hole_x) * inpainted,
+                 (1 - hole_x) * inpainted, inpaint_y_dots_x=dots,
                  oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))

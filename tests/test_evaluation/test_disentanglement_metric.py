@@ -415,6 +415,10 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     # the truth's own detail inside x's hand is the truth's; a flat fill has none
     assert out['oracle_sharp_detail_corr_x_hand'] > 0.95
     assert out['inpaint_y_oracle_flat_x_detail_rms_x_hand'] < 0.5 * out['truth_detail_rms_x_hand']
+    # black dots at x's keypoints add detail where x's hand goes, nothing elsewhere
+    assert out['inpaint_y_dots_x_detail_rms_x_hand'] > out['inpaint_y_detail_rms_x_hand'] + 1
+    assert out['inpaint_y_dots_x_L1_y_hand_only'] == pytest.approx(
+        out['inpaint_y_L1_y_hand_only'], abs=0.5)
     sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
     metric = DisentanglementMetric(paired=True)
