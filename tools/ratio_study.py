@@ -354,8 +354,10 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
                     ax.axhline(v, color=c, ls=styles.get(aug, '--'), lw=1,
                                label=f'{CONVENTIONAL_LABELS.get(aug, aug)}, {split}')
                 elif m['kind'] == 'combined':
-                    ax.plot([m['ratio']], [v], '*', ms=12, color=c,
-                            label=f'{arm_aug(m)} + mixing (r={m["ratio"]:g}), {split}')
+                    what = ('best conventional + mixing (picked per seed on val)'
+                            if m['arm'] == 'combined' else
+                            f'{arm_aug(m)} + mixing (r={m["ratio"]:g})')
+                    ax.plot([m['ratio']], [v], '*', ms=12, color=c, label=f'{what}, {split}')
                 elif m['kind'] == 'reconstruction':
                     ax.plot([m['ratio']], [v], 'x', ms=10, mew=2,
                             color=c, label=f'reconstructions (r={m["ratio"]:g}), {split}')
