@@ -11,7 +11,10 @@
 # mark at every joint for the frozen pose model to find - dark spots in a grid over the
 # palm that an independent judge reads too and no hand has. Off, over 3 seeds at 8 epochs:
 # no marks, judge ratio -0.07, paired SSIM +0.010, appearance recall +0.21
-# (docs/results.md, "What the judge reads").
+# (docs/results.md, "What the judge reads"). As training data the marks help: pose models
+# mixed with the mark-free painter's images were 0.37 +- 0.30 px worse on test_combo (3 seeds,
+# docs/results.md, "Do the marks help the pose model?"); for augmentation set the weight back
+# (model.selfdis.loss_cycle_pose.loss_weight=10.0, the demo's).
 #
 #   python tools/demo.py --work-dir work_dirs/demo_bg --cfg-options \
 #       model.selfdis.background.arm_length=2.5 model.selfdis.background.inpaint=True \
