@@ -113,6 +113,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                                                                       to_crop)
     from mmselfdis.models.heads import BackgroundPainter
     from mmselfdis.models.networks import keypoint_heatmaps
+    from mmselfdis.models.utils import gaussian_blur
     from mmselfdis.utils.study import set_data_root
     from mmselfdis.visualization.truth import render_truth
 
@@ -162,17 +163,17 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                    outside_hole=1 - hole)
     diff = ((truth - aligned).abs().amax(1, keepdim=True) > args.diff_threshold).float()
     exact = torch.nn.functional.max_pool2d(diff, 3, 1, 1)
-    k = int(2 * round(3 * args.sigma) + 1)
 
     def blur(batch: torch.Tensor) -> torch.Tensor:
-        return torch.stack([
-            torch.from_numpy(np.ascontiguousarray(
-                cv2.GaussianBlur(t.permute(1, 2, 0).numpy(), (k, k), args.sigma).reshape(
-                    h, w, -1).transpose(2, 0, 1))) for t in batch])
+        return gaussian_blur(batch, args.sigma)
+
+    def region_mean(img: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        """Per image and channel the mean over a soft region, ``(N, C, 1, 1)``."""
+        return ((img * region).flatten(2).sum(-1) /
+                region.flatten(2).sum(-1).clamp(min=1e-6))[..., None, None]
 
     blurred = blur(truth)
-    hole_mean = (truth * hole).flatten(2).sum(-1) / hole.flatten(2).sum(-1).clamp(min=1e-6)
-    flat = hole_mean[..., None, None].expand_as(truth)
+    flat = region_mean(truth, hole).expand_as(truth)
 
     def paint(fill: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
         return region * fill + (1 - region) * aligned
@@ -184,7 +185,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
             cv2.inpaint(np.ascontiguousarray(img[c].numpy()).astype(np.uint8),
                         (hy[0].numpy() > 0.5).astype(np.uint8), 3, cv2.INPAINT_TELEA)
             for c in range(img.shape[0])]))).float() for img, hy in zip(aligned, hole_y)])
-    x_mean = (truth * hole_x).flatten(2).sum(-1) / hole_x.flatten(2).sum(-1).clamp(min=1e-6)
+    x_mean = region_mean(truth, hole_x)
     # a mark of the pose, no hand: black dots (radius 1.5 px) at x's visible keypoints
     dots = inpainted.clone()
     for i in range(n):
@@ -196,8 +197,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         dots[i] = torch.from_numpy(canvas.reshape(h, w, -1)).permute(2, 0, 1)
     mixes = dict(copy_app_aligned=aligned, inpaint_y=inpainted,
                  inpaint_y_oracle_smooth_x=hole_x * blurred + (1 - hole_x) * inpainted,
-                 inpaint_y_oracle_flat_x=hole_x * x_mean[..., None, None] +
-                 (1 - hole_x) * inpainted, inpaint_y_dots_x=dots,
+                 inpaint_y_oracle_flat_x=hole_x * x_mean + (1 - hole_x) * inpainted, inpaint_y_dots_x=dots,
                  oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))
@@ -219,11 +219,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         gen = torch.cat(gen)
         mixes['generator'] = gen
         mixes['generator_hand_blurred'] = hole_x * blur(gen) + (1 - hole_x) * gen
-        area_x = hole_x.flatten(2).sum(-1).clamp(min=1e-6)
-        gen_mean = (gen * hole_x).flatten(2).sum(-1) / area_x
-        mixes['generator_hand_flat'] = hole_x * gen_mean[..., None, None] + (1 - hole_x) * gen
-        mixes['generator_oracle_tone'] = (gen - hole_x * (gen_mean - x_mean)[..., None, None]
-                                          ).clamp(0, 255)
+        gen_mean = region_mean(gen, hole_x)
+        mixes['generator_hand_flat'] = hole_x * gen_mean + (1 - hole_x) * gen
+        mixes['generator_oracle_tone'] = (gen - hole_x * (gen_mean - x_mean)).clamp(0, 255)
     # SSIM by where its window is centred: inside x's hand region, on its rim, elsewhere
     core = (-torch.nn.functional.max_pool2d(-hole_x, 5, 1, 2) > 0.5).float()
     rim = (torch.nn.functional.max_pool2d(hole_x, 5, 1, 2) > 0.5).float() - core

@@ -454,17 +454,17 @@ def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 
 
-
 def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
     """background.paint_sigma: in eval mode (mixing) the painted colour is blurred like
     OpenCV's GaussianBlur before compositing; in training the paint is as decoded."""
     import cv2
     from mmselfdis.models.heads import BackgroundPainter
+    from mmselfdis.models.utils import gaussian_blur
     g = torch.Generator().manual_seed(0)
     img = torch.rand(2, 3, 32, 32, generator=g) * 255
     ref = np.stack([cv2.GaussianBlur(i.permute(1, 2, 0).numpy(), (9, 9), 1.5)
                     for i in img]).transpose(0, 3, 1, 2)
-    torch.testing.assert_close(BackgroundPainter.gaussian_blur(img, 1.5), torch.from_numpy(ref),
+    torch.testing.assert_close(gaussian_blur(img, 1.5), torch.from_numpy(ref),
                                atol=1e-3, rtol=0)
     out = torch.cat([img, torch.full((2, 1, 32, 32), 50.0)], 1)  # opaque everywhere
     hole = torch.zeros(2, 1, 32, 32)

@@ -74,8 +74,8 @@ class BackgroundPainter:
             return None
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
-                             f'{cls.KEYS} (hand_region options, context, tones, inpaint, paint_sigma), got '
-                             f'{cfg!r}')
+                             f'{cls.KEYS} (hand_region options, context, tones, inpaint, '
+                             f'paint_sigma), got {cfg!r}')
         return cls(**cfg)
 
     # ------------------------------------------------------------ decoder sizes
@@ -169,7 +169,7 @@ class BackgroundPainter:
     def composite(out: Tensor, bg: Tensor, hole: Tensor, sigma: float = 0.0) -> Tensor:
         """``α · paint + (1 − α) · bg`` with ``α = hole + (1 − hole) · σ(out's last channel)``.
 
-        ``sigma > 0``: ``paint`` low-passed first (:meth:`gaussian_blur`).
+        ``sigma > 0``: ``paint`` low-passed first (:func:`gaussian_blur`).
 
         Note:
             - out: ``(N, C + 1, H, W)``; bg: ``(N, C, H, W)``; hole: ``(N, 1, H, W)``
@@ -177,11 +177,9 @@ class BackgroundPainter:
         """
         paint, alpha = out[:, :-1], torch.sigmoid(out[:, -1:])
         if sigma > 0:
-            paint = BackgroundPainter.gaussian_blur(paint, sigma)
+            paint = gaussian_blur(paint, sigma)
         alpha = hole + (1 - hole) * alpha
         return alpha * paint + (1 - alpha) * bg
-
-    gaussian_blur = staticmethod(gaussian_blur)
 
     @staticmethod
     def tones(img: Tensor, hand: Tensor, eps: float = 1e-3) -> Tensor:
