@@ -117,16 +117,19 @@ PRESETS: Dict[str, dict] = {
         generator=dict(_CPU_SMALL_POSE)),
     # the correlated benchmark's study (docs/results.md), one command per seed, <= 60 min each
     # on 2 CPU cores: cpu-small's data rendered with RHO = 1 (adds test_combo), 8-epoch pose
-    # arms (the budget where the test_combo gap exists), the demo's generator (it draws the
-    # pose image's labels; demo width) trained 12 epochs on the correlated training split,
-    # and by default the issue's arms: r = 0, 0.25, 0.5, the three conventional arms and the
-    # best conventional + mixing
+    # arms (the budget where the test_combo gap exists), the generator that measured best as
+    # augmentation on this benchmark - the demo's painter over the appearance image, y's hand
+    # inpainted, with the demo's cycle-pose weight (its marks at the joints help the pose
+    # model: docs/results.md, "Do the marks help the pose model?") - trained 12 epochs on the
+    # correlated training split, and by default the issue's arms: r = 0, 0.25, 0.5, the three
+    # conventional arms and the best conventional + mixing
     'cpu-combo': dict(
         data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0),
         pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 8}),
         generator_config=osp.join(REPO, 'configs', 'demo',
-                                  'selfdis-demo_unet_synthhands-mono-64x64.py'),
+                                  'selfdis-demo-background_unet_synthhands-mono-64x64.py'),
         generator={
+            'model.selfdis.loss_cycle_pose.loss_weight': 10.0,
             'train_cfg.max_epochs': 12,
             'train_cfg.val_interval': 10**6,
             'default_hooks.checkpoint.save_best': None,
@@ -639,13 +642,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
                         help='paper: the configs as written (GPU); cpu-small: the whole study '
                         'on 2 CPU cores in <= 45 min; cpu-combo: the correlated benchmark '
-                        '(RHO = 1, test_combo), 8-epoch arms, the demo\'s generator and all '
-                        'the arms, one command per seed; micro: seconds, for tests')
+                        '(RHO = 1, test_combo), 8-epoch arms, the background demo\'s painter '
+                        'and all the arms, one command per seed; micro: seconds, for tests')
     parser.add_argument('--generator', help='trained generator checkpoint (default: train '
                         '--generator-config once in WORK_DIR/generator)')
     parser.add_argument('--generator-config',
                         help='config to train the generator with when --generator is not '
-                        'given (default: Table 4 row 3; preset cpu-combo: the demo\'s)')
+                        'given (default: Table 4 row 3; preset cpu-combo: the background demo\'s, '
+                        'cycle-pose weight 10)')
     parser.add_argument('--conventional', nargs='+', choices=CONVENTIONAL,
                         help='label-exact conventional arms (default: jitter; preset '
                         'cpu-combo: the skeptic\'s set, jitter amplitude mixstyle)')

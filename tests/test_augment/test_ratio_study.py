@@ -260,18 +260,21 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
 
 
 def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
-    """--preset cpu-combo: the correlated data, 8-epoch arms, the demo's generator and the
+    """--preset cpu-combo: the correlated data, 8-epoch arms, the background painter and the
     issue's arms when the command line names none; what the command line names wins."""
     study = load_tool('ratio_study')
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo'])
     assert args.ratios == [0.0, 0.25, 0.5]
     assert args.conventional == ['jitter', 'amplitude', 'mixstyle']
     assert args.combined_with == 'best'
-    assert args.generator_config.endswith('configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py')
+    assert args.generator_config.endswith(
+        'configs/demo/selfdis-demo-background_unet_synthhands-mono-64x64.py')
     preset = study.PRESETS['cpu-combo']
     assert preset['data']['correlation'] == 1.0
     assert preset['pose']['train_cfg.max_epochs'] == 8
     assert preset['generator']['train_cfg.max_epochs'] == 12
+    # the painter keeps the demo's cycle-pose weight (the background demo turns it off)
+    assert preset['generator']['model.selfdis.loss_cycle_pose.loss_weight'] == 10.0
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo', '--ratios',
                              '0', '0.75', '--conventional', 'jitter', '--combined-with',
                              'amplitude', '--generator-config', 'g.py'])
