@@ -72,11 +72,13 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
 
 
 def ssim_map(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
-             sigma: float = 1.5) -> Tensor:
+             sigma: float = 1.5, double: bool = True) -> Tensor:
     """:func:`ssim` before the mean: one value per channel and window position.
 
     The window's centre of output pixel ``(i, j)`` is input pixel
-    ``(i + s // 2, j + s // 2)`` (``s``: the window size used).
+    ``(i + s // 2, j + s // 2)`` (``s``: the window size used). Computed in
+    float64 (``double=False``: in float32, e.g. for a training loss; it is
+    differentiable either way).
 
     Note:
         - a, b: ``(N, C, H, W)``
@@ -85,8 +87,9 @@ def ssim_map(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
     _check_pair(a, b)
     n, c, h, w = a.shape
     size = min(window, h, w)
-    kernel = _gaussian_window(size, sigma, a.device).expand(c, 1, size, size)
-    x, y = a.double(), b.double()
+    dtype = torch.float64 if double else torch.float32
+    kernel = _gaussian_window(size, sigma, a.device).to(dtype).expand(c, 1, size, size)
+    x, y = a.to(dtype), b.to(dtype)
 
     def blur(t: Tensor) -> Tensor:
         return F.conv2d(t, kernel, groups=c)

@@ -539,3 +539,56 @@ def test_cycle_pose_sigma_low_passes_the_mix_for_the_pose_path_only(source):
     assert len(seen[1]) == len(seen[0]) + (source != 'image')
     with pytest.raises(ValueError, match='cycle_pose_sigma must be >= 0'):
         build_model(model_cfg('resnet', 3, dict(LABELS, cycle_pose_sigma=-1.0)))
+
+
+def test_ssim_loss_is_one_minus_ssim_weighted_at_window_centres():
+    """ImageSSIMLoss = w * (1 - SSIM): 0 for identical images, the metric's SSIM otherwise; a
+    weight map weights each window position by the weight at its centre."""
+    from mmselfdis.evaluation.functional import ssim, ssim_map
+    from mmselfdis.models.losses import ImageSSIMLoss
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 1, 24, 24, generator=g) * 255
+    b = (a + torch.randn(2, 1, 24, 24, generator=g) * 30).clamp(0, 255)
+    loss = ImageSSIMLoss(loss_weight=2.0)
+    assert float(loss(a, a)) == pytest.approx(0.0, abs=1e-6)
+    want = 2.0 * (1 - ssim(a, b).mean())
+    torch.testing.assert_close(loss(a, b).double(), want, atol=1e-5, rtol=1e-4)
+    # a uniform weight changes nothing; a weight at one pixel picks the window centred there
+    torch.testing.assert_close(loss(a, b, torch.full((2, 1, 24, 24), 3.0)), loss(a, b))
+    w = torch.zeros(2, 1, 24, 24)
+    w[0, 0, 9, 12] = 1.0
+    smap = ssim_map(a, b)                 # 11 x 11 windows: centre (i + 5, j + 5)
+    torch.testing.assert_close(loss(a, b, w).double(), 2.0 * (1 - smap[0, 0, 4, 7]),
+                               atol=1e-5, rtol=1e-4)
+    # differentiable, and detail unrelated to the target costs more than a flat fill
+    flat = torch.full_like(a, float(a.mean()))
+    noisy = (flat + torch.randn(a.shape, generator=g) * a.std()).requires_grad_()
+    assert float(loss(noisy, a)) > float(loss(flat, a))
+    loss(noisy, a).backward()
+    assert noisy.grad is not None and noisy.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='differ in shape'):
+        loss(a, b[:, :, :20])
+    with pytest.raises(ValueError, match='data_range and sigma'):
+        ImageSSIMLoss(data_range=0)
+
+
+def test_loss_img_ssim_compares_the_reconstruction_with_its_input_in_image_space():
+    """loss_img_ssim: 1 - SSIM of D_I(p(x), a(x)) and x, both mapped back to image space, with
+    L_I's foreground weight; off by default."""
+    from mmselfdis.evaluation.functional import ssim_map
+    model, x, samples, losses, spies = _run(LABELS)
+    assert model.selfdis.loss_img_ssim is None and 'loss_img_ssim' not in losses
+    cfg = dict(LABELS, foreground_weight=4.0,
+               loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.5))
+    model, x, samples, losses, spies = _run(cfg)
+    sd = model.selfdis
+    rec, target, weight = spies['loss_img'].calls[0]
+    pre = model.data_preprocessor
+    rec_img, x_img = sd.to_image_space(rec, pre), sd.to_image_space(x, pre)
+    assert (x_img - x).abs().mean() > 10  # grey levels, not the normalised inputs
+    dissim = 1 - ssim_map(rec_img, x_img).float()
+    w = weight.expand(N, 1, *x.shape[-2:])[..., 5:-5, 5:-5].expand_as(dissim)
+    want = 0.5 * (w * dissim).sum() / w.sum()
+    torch.testing.assert_close(losses['loss_img_ssim'], want, atol=1e-5, rtol=1e-4)
+    # the weight matters: the plain mean differs
+    assert not torch.allclose(losses['loss_img_ssim'], 0.5 * dissim.mean(), atol=1e-5)

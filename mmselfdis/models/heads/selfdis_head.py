@@ -124,6 +124,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         discriminator: Config of ``D``: ``type`` (default
             ``'PatchDiscriminator'``) and keyword arguments.
         loss_img: ``L_I`` (``α1``), default ``ImageL1Loss(1.0)``.
+        loss_img_ssim: ``None`` (default, the paper) or a loss config on the
+            reconstructions and the inputs in image space, e.g.
+            ``dict(type='ImageSSIMLoss', loss_weight=...)``: ``1 - SSIM``
+            beside ``L_I``, weighted like it (``foreground_weight``).
         loss_d: ``L_D`` (``α2``), default ``GANLoss('lsgan', 0.5)``.
         loss_g: ``L_G`` (``α3``), default ``GANLoss('lsgan', 0.05)``.
         loss_cycle_img: ``L_cycle-img`` (``α4``), default ``ImageL1Loss(1.0)``.
@@ -185,6 +189,7 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                  use_gan: bool = True,
                  discriminator: OptConfigType = None,
                  loss_img: OptConfigType = None,
+                 loss_img_ssim: OptConfigType = None,
                  loss_d: OptConfigType = None,
                  loss_g: OptConfigType = None,
                  loss_cycle_img: OptConfigType = None,
@@ -242,7 +247,8 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         self._build_losses(use_gan, loss_img=loss_img, loss_d=loss_d, loss_g=loss_g,
                            loss_cycle_img=loss_cycle_img, loss_dual_pose=loss_dual_pose,
                            loss_dual_img=loss_dual_img, loss_paired_img=loss_paired_img,
-                           loss_cycle_pose=loss_cycle_pose, loss_feat_match=loss_feat_match)
+                           loss_cycle_pose=loss_cycle_pose, loss_feat_match=loss_feat_match,
+                           loss_img_ssim=loss_img_ssim)
 
         if self.foreground_weight and not self.uses_pose_maps:
             raise ValueError('selfdis.foreground_weight finds the hand with the pose maps: use '

@@ -22,7 +22,7 @@ _DEFAULT_LOSSES = dict(
     loss_paired_img=dict(type='ImageL1Loss', loss_weight=1.0),
 )
 # Optional terms: off unless configured.
-_OPTIONAL_LOSSES = ('loss_cycle_pose', 'loss_feat_match')
+_OPTIONAL_LOSSES = ('loss_cycle_pose', 'loss_feat_match', 'loss_img_ssim')
 
 
 class SelfDisLosses:
@@ -97,7 +97,7 @@ class SelfDisLosses:
         Returns:
             dict: ``loss_img``, ``loss_d``, ``loss_g``, ``loss_cycle_img``,
             ``loss_cycle_pose``, ``loss_dual_pose``, ``loss_dual_img`` (and
-            ``loss_paired_img`` in ``mode='paired'``, ``loss_feat_match`` when
+            ``loss_paired_img`` in ``mode='paired'``, ``loss_feat_match``, ``loss_img_ssim`` when
             configured), each already weighted.
 
         Note:
@@ -168,12 +168,17 @@ class SelfDisLosses:
                              f'the inputs are {tuple(inputs.shape[-2:])}: set selfdis.input_size '
                              f'(w, h) to the training crop size (now {self.input_size})')
 
+        weight = None
         if self.foreground_weight:
             weight = 1 + self.foreground_weight * self.hand_mask(maps_rec.detach(),
                                                                  inputs.shape[-2:])
             losses = dict(loss_img=self.loss_img(fake[:n], inputs, weight))
         else:
             losses = dict(loss_img=self.loss_img(fake[:n], inputs))
+        if self.loss_img_ssim is not None:
+            losses['loss_img_ssim'] = self.loss_img_ssim(
+                self.to_image_space(fake[:n], estimator.data_preprocessor),
+                self.to_image_space(inputs, estimator.data_preprocessor), weight)
         if self.mode == 'paired':
             losses['loss_paired_img'] = self.loss_paired_img(fake[n:], inputs)
         if self.discriminator is not None:
