@@ -335,7 +335,7 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
     import matplotlib.pyplot as plt
 
     metrics = aggregate(metrics)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
     styles = {'jitter': '--', 'amplitude': '-.', 'mixstyle': (0, (1, 1))}
     for ax, key, label in zip(axes, ('EPE', 'PCK'), ('EPE (px, lower is better)',
@@ -370,10 +370,11 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
         ax.set_xlabel('augmentation ratio r')
         ax.set_ylabel(label)
         ax.grid(alpha=.3)
-    axes[1].legend(fontsize=6, loc='best')
+    # beside the panels, not over them: with three splits and every arm it is taller than a panel
+    axes[1].legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=110)
+    fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
