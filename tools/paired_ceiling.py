@@ -197,7 +197,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         dots[i] = torch.from_numpy(canvas.reshape(h, w, -1)).permute(2, 0, 1)
     mixes = dict(copy_app_aligned=aligned, inpaint_y=inpainted,
                  inpaint_y_oracle_smooth_x=hole_x * blurred + (1 - hole_x) * inpainted,
-                 inpaint_y_oracle_flat_x=hole_x * x_mean + (1 - hole_x) * inpainted, inpaint_y_dots_x=dots,
+                 inpaint_y_oracle_flat_x=hole_x * x_mean + (1 - hole_x) * inpainted,
+                 inpaint_y_dots_x=dots,
                  oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))

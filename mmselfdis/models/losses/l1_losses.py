@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from ._weights import check_loss_weight
+from ._weights import check_loss_weight, weighted_mean
 
 __all__ = ['ImageL1Loss', 'FeatureL1Loss']
 
@@ -50,9 +50,7 @@ class ImageL1Loss(nn.Module):
                              f'target {tuple(target.shape)} differ in shape')
         if weight is None:
             return self.loss_weight * F.l1_loss(pred.float(), target.float())
-        w = weight.float().expand_as(pred)
-        return self.loss_weight * (w * (pred.float() - target.float()).abs()).sum() / \
-            w.sum().clamp_min(1e-12)
+        return self.loss_weight * weighted_mean((pred.float() - target.float()).abs(), weight)
 
     def extra_repr(self) -> str:
         return f'loss_weight={self.loss_weight}'

@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from mmselfdis.evaluation.functional import ssim_map
-from ._weights import check_loss_weight
+from ._weights import check_loss_weight, weighted_mean
 
 __all__ = ['ImageSSIMLoss']
 
@@ -62,9 +62,8 @@ class ImageSSIMLoss(nn.Module):
             return self.loss_weight * dissim.mean()
         h, w = dissim.shape[-2:]
         top, left = (pred.shape[-2] - h) // 2, (pred.shape[-1] - w) // 2
-        w_map = weight.float().expand(pred.shape[0], 1, *pred.shape[-2:])
-        w_map = w_map[..., top:top + h, left:left + w].expand_as(dissim)
-        return self.loss_weight * (w_map * dissim).sum() / w_map.sum().clamp_min(1e-12)
+        w_map = weight.expand(pred.shape[0], 1, *pred.shape[-2:])[..., top:top + h, left:left + w]
+        return self.loss_weight * weighted_mean(dissim, w_map)
 
     def extra_repr(self) -> str:
         return (f'loss_weight={self.loss_weight}, data_range={self.data_range}, '
