@@ -23,6 +23,11 @@ Arms:
 * ``judged_r=<r>`` (with ``--judged-ratios``): mixing gated by a judge, the
   r = 0 arm of the same seed (a plain pose model trained on the real images):
   a mix whose judge PCK is below ``--judge-min-pck`` is dropped;
+* ``truth_r=<r>`` (with ``--truth-ratios``, SynthHands only): the oracle of
+  mixing, the share r of samples re-rendered by the renderer itself with
+  another sample's appearance (``TruthMix``): perfect mixes, what a generator
+  that drew the true picture would give at that r (``--truth-keep F``: the
+  other appearance but the pose image's own factor F, ``truth-keep-F_r=<r>``);
 * ``recon_r=<r>`` (with ``--reconstruction-ratio r``): a control, the share r
   of samples replaced by the generator's reconstruction of themselves
   (``MixReconstruct(appearance_policy='self')``): the generator's pictures
@@ -71,6 +76,7 @@ from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # n
                                    remove_files, remove_stale_tables, set_data_root, sha16,
                                    train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
+from mmselfdis.datasets.transforms.truth_mix import APPEARANCE_FACTORS  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
 DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
@@ -151,7 +157,8 @@ def ratio_name(r: float) -> str:
 
 def arm_list(ratios: Sequence[float], conventional, combined: bool,
              reconstruction: Optional[float] = None, judged: Sequence[float] = (),
-             combined_with: str = 'jitter') -> List[dict]:
+             combined_with: str = 'jitter', truth: Sequence[float] = (),
+             truth_keep: Sequence[str] = ()) -> List[dict]:
     """The arms of a study, in run order (combined last: its r depends on the others).
 
     Args:
@@ -162,6 +169,9 @@ def arm_list(ratios: Sequence[float], conventional, combined: bool,
         reconstruction: Ratio of the reconstruction control arm, if any.
         judged: Ratios of judge-gated mixing arms (``judged_r=<r>``).
         combined_with: The conventional augmentation of the combined arm.
+        truth: Ratios of the oracle arms (``truth_r=<r>``, ``TruthMix``).
+        truth_keep: Appearance factors the oracle arms keep from the pose image
+            (``truth-keep-<f>_r=<r>``; ``TruthMix(factors=<the others>)``).
     """
     if conventional is True:
         conventional = ['jitter']
@@ -173,6 +183,10 @@ def arm_list(ratios: Sequence[float], conventional, combined: bool,
 
     arms = [arm(ratio_name(r), 'ratio', float(r)) for r in ratios]
     arms += [arm(f'judged_{ratio_name(r)}', 'judged', float(r)) for r in judged]
+    keep = list(dict.fromkeys(truth_keep))
+    prefix = 'truth' + ''.join(f'-keep-{f}' for f in keep)
+    arms += [arm(f'{prefix}_{ratio_name(r)}', 'truth', float(r), truth_keep=keep)
+             for r in truth]
     if reconstruction is not None:
         arms.append(arm(f'recon_{ratio_name(reconstruction)}', 'reconstruction',
                         float(reconstruction)))
@@ -277,7 +291,8 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
     split the EPE change against r = 0, paired by seed (mean ± sd of the
     per-seed changes, and in how many seeds the arm's EPE was lower).
     """
-    order = {'ratio': 0, 'judged': 1, 'reconstruction': 2, 'conventional': 3, 'combined': 4}
+    order = {'ratio': 0, 'judged': 1, 'truth': 2, 'reconstruction': 3, 'conventional': 4,
+             'combined': 5}
     runs = sorted(metrics.values(), key=lambda m: (order[m['kind']], m['ratio'], m['arm'],
                                                    m.get('seed', 0)))
     agg = aggregate(metrics)
@@ -367,6 +382,9 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
                 elif m['kind'] == 'judged':
                     ax.plot([m['ratio']], [v], '^', ms=8, color=c,
                             label=f'judged mixing (r={m["ratio"]:g}), {split}')
+                elif m['kind'] == 'truth':
+                    ax.plot([m['ratio']], [v], 'D', ms=7, mfc='none', mew=1.5, color=c,
+                            label=f'true renders (oracle, {m["arm"]}), {split}')
         ax.set_xlabel('augmentation ratio r')
         ax.set_ylabel(label)
         ax.grid(alpha=.3)
@@ -464,13 +482,18 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
     """
     import copy
 
-    from mmselfdis.apis import crop_pipeline, insert_after_affine
+    from mmselfdis.apis import crop_pipeline, insert_after_affine, insert_after_load
     from mmselfdis.datasets.transforms import MIX_META_KEYS
     cfg = copy.deepcopy(base_cfg)
     ds = inner_dataset(cfg.train_dataloader.dataset)
     steps = []
     mixing = arm['ratio'] > 0
-    if mixing:
+    if arm['kind'] == 'truth':  # the renderer redraws the image file: right after LoadImage
+        step = dict(type='TruthMix', prob=arm['ratio'])
+        if arm.get('truth_keep'):
+            step['factors'] = [f for f in APPEARANCE_FACTORS if f not in arm['truth_keep']]
+        ds.pipeline = insert_after_load(ds.pipeline, [step])
+    elif mixing:
         steps.append(dict(type='MixReconstruct', checkpoint=generator, prob=arm['ratio'],
                           pre_transform=crop_pipeline(ds.pipeline), device='cpu'))
         if arm['kind'] == 'reconstruction':
@@ -503,7 +526,7 @@ def make_arm_config(base_cfg, arm: dict, generator: Optional[str],
         hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') != 'MixRatioHook']
         cfg.custom_hooks = hooks + [dict(type='MixRatioHook', start=int(start),
                                          real_only_last=int(last))]
-        if consistency is not None and arm['kind'] != 'reconstruction':
+        if consistency is not None and arm['kind'] not in ('reconstruction', 'truth'):
             if cfg.model.type != 'TopdownPoseEstimator':
                 raise StudyError(f'--consistency turns the TopdownPoseEstimator into a '
                                  f'MixConsistencyEstimator; the config\'s model is '
@@ -666,6 +689,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'real sample kept) when the judge, the r=0 arm of the same seed, finds '
                         'x\'s keypoints with a PCK@0.2 below --judge-min-pck (needs r=0 in '
                         '--ratios)')
+    parser.add_argument('--truth-ratios', type=float, nargs='+', default=[], metavar='R',
+                        help='add oracle arms truth_r=R (SynthHands only): the share R of '
+                        'samples re-rendered by the renderer with another sample\'s appearance '
+                        '(TruthMix): perfect mixes, what a generator that drew the true '
+                        'picture would give at that ratio')
+    parser.add_argument('--truth-keep', nargs='+', default=[], metavar='FACTOR',
+                        choices=APPEARANCE_FACTORS,
+                        help='the oracle arms keep these appearance factors of the pose image '
+                        '(arms truth-keep-<F>_r=R), e.g. skin: everything of the other '
+                        'appearance but its skin texture')
     parser.add_argument('--judge-min-pck', type=float, default=0.5,
                         help='judge PCK below which a mix is dropped (default 0.5)')
     parser.add_argument('--judge-mode', choices=('drop', 'mask'), default='drop',
@@ -722,6 +755,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bad = [r for r in args.judged_ratios if not 0 < r <= 1]
     if bad:
         raise StudyError(f'--judged-ratios must lie in (0, 1], got {bad}')
+    bad = [r for r in args.truth_ratios if not 0 < r <= 1]
+    if bad:
+        raise StudyError(f'--truth-ratios must lie in (0, 1], got {bad}')
+    if args.truth_keep and not args.truth_ratios:
+        raise StudyError('--truth-keep sets what the oracle arms keep; add them with '
+                         '--truth-ratios R')
+    if set(args.truth_keep) >= set(APPEARANCE_FACTORS):
+        raise StudyError('--truth-keep keeps every appearance factor: the oracle arm would '
+                         'be the real image; leave at least one factor to take')
     if args.judged_ratios and 0 not in args.ratios:
         raise StudyError('--judged-ratios needs r=0 in --ratios: its model is the judge')
     if not 0 <= args.judge_min_pck <= 1:
@@ -811,7 +853,8 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     conventional = [] if args.no_conventional else list(dict.fromkeys(args.conventional))
     arms = arm_list(args.ratios, conventional, not args.no_combined,
-                    args.reconstruction_ratio, args.judged_ratios, args.combined_with)
+                    args.reconstruction_ratio, args.judged_ratios, args.combined_with,
+                    args.truth_ratios, args.truth_keep)
     runs = [(arm, seed) for arm in arms for seed in args.seeds]
     for i, (arm, seed) in enumerate(runs):
         if arm['kind'] == 'combined':

@@ -2,11 +2,12 @@
 import copy
 from typing import List, Sequence
 
-__all__ = ['RANDOM_TRANSFORMS', 'crop_pipeline', 'insert_after_affine', 'transform_names']
+__all__ = ['RANDOM_TRANSFORMS', 'crop_pipeline', 'insert_after_affine', 'insert_after_load',
+           'transform_names']
 
 RANDOM_TRANSFORMS = ('RandomFlip', 'RandomBBoxTransform', 'RandomHalfBody', 'MixReconstruct',
                      'AppearanceJitter', 'PhotometricDistortion', 'Albumentation',
-                     'YOLOXHSVRandomAug')
+                     'YOLOXHSVRandomAug', 'TruthMix')
 """Steps left out of a deterministic crop pipeline."""
 
 
@@ -54,3 +55,20 @@ def insert_after_affine(pipeline: Sequence[dict], steps: Sequence[dict]) -> List
     last = _last_affine(pipeline)
     out = [copy.deepcopy(dict(t)) for t in pipeline]
     return out[:last + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[last + 1:]
+
+
+def insert_after_load(pipeline: Sequence[dict], steps: Sequence[dict]) -> List[dict]:
+    """``pipeline`` with ``steps`` right after its first ``LoadImage`` (steps that redraw the
+    image file, e.g. ``TruthMix``).
+
+    Raises:
+        ConfigError: The pipeline has no ``LoadImage``.
+    """
+    names = transform_names(pipeline)
+    if 'LoadImage' not in names:
+        from mmselfdis.utils import ConfigError
+        raise ConfigError('the training pipeline has no LoadImage step to put the image-file '
+                          'transform after')
+    first = names.index('LoadImage')
+    out = [copy.deepcopy(dict(t)) for t in pipeline]
+    return out[:first + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[first + 1:]

@@ -203,7 +203,7 @@ def test_schedule_warm_up_mixing_and_real_only_phase():
     assert probs == [(0, 0), (0, 0), (0.5, 0.25), (0.5, 0.25), (0.5, 0.25), (0, 0)]
     # persistent workers hold a copy of the pipeline: restarted at each change
     assert runner.train_dataloader._iterator is None
-    assert sum('MixReconstruct prob' in r for r in runner.records) == 3
+    assert sum('mixing prob' in r for r in runner.records) == 3
 
 
 def test_schedule_by_iteration_sets_the_next_batch():
@@ -220,7 +220,7 @@ def test_schedule_by_iteration_sets_the_next_batch():
 
 
 def test_schedule_errors_name_the_fix():
-    with pytest.raises(ValueError, match='no MixReconstruct; add the transform'):
+    with pytest.raises(ValueError, match=r'no MixReconstruct \(or TruthMix\); add the transform'):
         MixRatioHook().before_train(_Runner(_Loader([])))
     with pytest.raises(ValueError, match='leave no epoch with mixing in a run of 3 epochs'):
         MixRatioHook(start=2, real_only_last=1).before_train(_Runner(_Loader([_stub(.5)]), 3))

@@ -216,6 +216,9 @@ def test_bad_ratio_is_refused(tmp_path):
                     '--judged-ratios', '0.5', check=False)
     assert proc.returncode == 2 and '--judged-ratios needs r=0 in --ratios' in proc.stderr
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
+                    '--truth-ratios', '0', check=False)
+    assert proc.returncode == 2 and '--truth-ratios must lie in (0, 1]' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
                     '--correlation', '1.0', check=False)
     assert proc.returncode == 2 and 'render the data of a preset' in proc.stderr
     assert not os.listdir(tmp_path)  # refused before anything was written
@@ -257,6 +260,22 @@ def test_micro_study_is_resumable(tmp_path, tiny_generator):
     assert (arm / 'train.log').read_text() == train_log
     again = json.loads((arm / 'metrics.json').read_text())
     assert again['splits'] == metrics['splits']
+
+
+def test_micro_study_trains_an_oracle_arm_without_a_generator(tmp_path):
+    """A REAL micro run of the oracle arm: TruthMix re-renders about half of the samples."""
+    w = tmp_path / 'study'
+    out = run_tool('tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
+                   '--ratios', '0', '--truth-ratios', '0.5', '--no-conventional',
+                   '--no-combined')
+    assert 'training the generator' not in out.stdout
+    metrics = json.loads((w / 'arms' / 'truth_r=0.5' / 'metrics.json').read_text())
+    assert metrics['kind'] == 'truth' and set(metrics['splits']) == {'test', 'test_shift'}
+    counts = metrics['mix_counts']
+    assert counts['dropped'] == 0 and 0 < counts['mixed'] < counts['samples']
+    assert "type='TruthMix'" in (w / 'arms' / 'truth_r=0.5' / 'config.py').read_text()
+    table = (w / 'results.md').read_text()
+    assert '| truth_r=0.5 | 0.5 |' in table
 
 
 def test_cpu_combo_preset_fills_the_studys_arms_and_generator():

@@ -26,7 +26,9 @@ class PairedCropTransform(BaseTransform):
     this base replaces it.)
 
     Subclasses implement :meth:`transform` and call :meth:`fires` and
-    :meth:`second_crop`.
+    :meth:`second_crop` (or :meth:`second_info`, for a subclass that needs
+    the second sample's annotation only: ``CROPS_SECOND = False``, no
+    ``pre_transform``).
 
     Args:
         prob (float): Probability of combining a sample. Defaults to 0.5.
@@ -49,6 +51,8 @@ class PairedCropTransform(BaseTransform):
     """
 
     POLICIES = ('uniform', 'other_pose', 'pool')
+    CROPS_SECOND = True
+    """Whether the subclass crops the second sample (then ``pre_transform`` is required)."""
 
     def __init__(self,
                  prob: float = 0.5,
@@ -61,7 +65,7 @@ class PairedCropTransform(BaseTransform):
         if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
             raise ValueError(f'{name}: prob is the share of changed samples and must be a '
                              f'number in [0, 1], got {prob!r}')
-        if not pre_transform:
+        if not pre_transform and self.CROPS_SECOND:
             raise ValueError(
                 f'{name}: pre_transform is needed to crop the second sample like the current '
                 'one; list the pipeline up to TopdownAffine, e.g. '
@@ -76,7 +80,8 @@ class PairedCropTransform(BaseTransform):
             raise ValueError(f"{name}: appearance_policy='pool' needs appearance_pool="
                              "dict(type=<dataset>, ...)")
         self.prob = float(prob)
-        self.pre_transform = Compose(copy.deepcopy(list(pre_transform)))
+        self.pre_transform = Compose(copy.deepcopy(list(pre_transform))) \
+            if pre_transform else None
         self.appearance_policy = appearance_policy
         self.appearance_pool = copy.deepcopy(appearance_pool)
         self.pose_id_key = pose_id_key
@@ -142,13 +147,8 @@ class PairedCropTransform(BaseTransform):
                       'the same pose (appearance_policy=\'other_pose\' has nothing to choose)')
         return (own_idx + 1) % n if isinstance(own_idx, int) else random.randint(0, n)
 
-    def second_crop(self, results: Dict) -> Dict:
-        """The second sample, drawn by the policy and cropped like ``results``.
-
-        Returns:
-            dict: The second sample's results after ``pre_transform`` (``img``,
-            ``img_id``, ``img_path``, ``id``, ...), without ``dataset``.
-        """
+    def second_info(self, results: Dict) -> Dict:
+        """The second sample's data info (a copy), drawn by the policy; ``dataset`` set."""
         name = type(self).__name__
         if self.appearance_policy == 'pool':
             source = self._get_pool()
@@ -162,7 +162,17 @@ class PairedCropTransform(BaseTransform):
             self.check_source(source)
         data = copy.deepcopy(source.get_data_info(self._draw_index(source, results)))
         data['dataset'] = source
-        other = self.pre_transform(data)
+        return data
+
+    def second_crop(self, results: Dict) -> Dict:
+        """The second sample, drawn by the policy and cropped like ``results``.
+
+        Returns:
+            dict: The second sample's results after ``pre_transform`` (``img``,
+            ``img_id``, ``img_path``, ``id``, ...), without ``dataset``.
+        """
+        name = type(self).__name__
+        other = self.pre_transform(self.second_info(results))
         if other is None:
             raise ValueError(f'{name}: pre_transform dropped the second sample')
         other.pop('dataset', None)

@@ -1,5 +1,5 @@
 """Schedule the share of mixed training images and count what the judge dropped."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
@@ -7,13 +7,19 @@ from mmpose.registry import HOOKS
 __all__ = ['MixRatioHook', 'find_transforms']
 
 
-def find_transforms(dataset, type_name: str = 'MixReconstruct') -> List:
-    """Every transform of class ``type_name`` in the pipelines of ``dataset`` and its wrappees."""
+MIXING_TRANSFORMS = ('MixReconstruct', 'TruthMix')
+"""The transforms whose ``prob`` :class:`MixRatioHook` schedules (by class name)."""
+
+
+def find_transforms(dataset, type_name: Union[str, Sequence[str]] = 'MixReconstruct') -> List:
+    """Every transform of class ``type_name`` (a name or several) in the pipelines of
+    ``dataset`` and its wrappees."""
+    names = (type_name, ) if isinstance(type_name, str) else tuple(type_name)
     found, seen = [], set()
 
     def walk_pipeline(pipeline) -> None:
         for t in getattr(pipeline, 'transforms', None) or []:
-            if any(c.__name__ == type_name for c in type(t).__mro__) and id(t) not in seen:
+            if any(c.__name__ in names for c in type(t).__mro__) and id(t) not in seen:
                 seen.add(id(t))
                 found.append(t)
             walk_pipeline(t)
@@ -34,7 +40,8 @@ def find_transforms(dataset, type_name: str = 'MixReconstruct') -> List:
 class MixRatioHook(Hook):
     """A warm-up on real images, mixing, then a real-only phase; counts of mixes and drops.
 
-    Sets ``prob`` of every :class:`~mmselfdis.datasets.MixReconstruct` in the
+    Sets ``prob`` of every :class:`~mmselfdis.datasets.MixReconstruct` (and
+    :class:`~mmselfdis.datasets.transforms.TruthMix`) in the
     training pipeline: 0 before ``start`` (the pose model first learns from
     real images), the transform's configured ``prob`` from ``start`` on, and
     0 again for the last ``real_only_last`` epochs (or iterations), so that
@@ -96,10 +103,11 @@ class MixRatioHook(Hook):
 
     def before_train(self, runner) -> None:
         """Find the transforms, check the schedule and set the first phase."""
-        self._transforms = find_transforms(runner.train_dataloader.dataset)
+        self._transforms = find_transforms(runner.train_dataloader.dataset, MIXING_TRANSFORMS)
         if not self._transforms:
-            raise ValueError('MixRatioHook: the training pipeline has no MixReconstruct; add '
-                             'the transform (configs/augment/...) or remove the hook')
+            raise ValueError('MixRatioHook: the training pipeline has no MixReconstruct (or '
+                             'TruthMix); add the transform (configs/augment/...) or remove the '
+                             'hook')
         self._base = {id(t): t.prob for t in self._transforms}
         total = self._total(runner)
         unit = 'epochs' if self.by_epoch else 'iterations'
@@ -131,7 +139,7 @@ class MixRatioHook(Hook):
         if not changed:
             return
         unit = 'epoch' if self.by_epoch else 'iteration'
-        runner.logger.info(f'MixRatioHook: from {unit} {position}, MixReconstruct prob = '
+        runner.logger.info(f'MixRatioHook: from {unit} {position}, mixing prob = '
                            f'{", ".join(f"{t.prob:g}" for t in self._transforms)}')
         if restart:
             self._restart_workers(runner)
