@@ -128,7 +128,8 @@ PRESETS: Dict[str, dict] = {
     # inpainted, with the demo's cycle-pose weight (its marks at the joints help the pose
     # model: docs/results.md, "Do the marks help the pose model?") - trained 12 epochs on the
     # correlated training split, and by default the issue's arms: r = 0, 0.25, 0.5, the three
-    # conventional arms and the best conventional + mixing
+    # conventional arms and the best conventional + mixing, and the oracle truth_r=0.25 (the
+    # renderer's true mixes at the mixing arm's ratio, to read the generator's arm against)
     'cpu-combo': dict(
         data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0),
         pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 8}),
@@ -141,7 +142,7 @@ PRESETS: Dict[str, dict] = {
             'default_hooks.checkpoint.save_best': None,
         },
         arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
-                  combined_with='best')),
+                  combined_with='best', truth_ratios=[0.25])),
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
         pose=dict(_MICRO),
@@ -689,11 +690,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'real sample kept) when the judge, the r=0 arm of the same seed, finds '
                         'x\'s keypoints with a PCK@0.2 below --judge-min-pck (needs r=0 in '
                         '--ratios)')
-    parser.add_argument('--truth-ratios', type=float, nargs='+', default=[], metavar='R',
+    parser.add_argument('--truth-ratios', type=float, nargs='+', metavar='R',
                         help='add oracle arms truth_r=R (SynthHands only): the share R of '
                         'samples re-rendered by the renderer with another sample\'s appearance '
                         '(TruthMix): perfect mixes, what a generator that drew the true '
-                        'picture would give at that ratio')
+                        'picture would give at that ratio; preset cpu-combo: 0.25)')
+    parser.add_argument('--no-truth', action='store_true',
+                        help='skip the oracle arms (those of a preset too)')
     parser.add_argument('--truth-keep', nargs='+', default=[], metavar='FACTOR',
                         choices=APPEARANCE_FACTORS,
                         help='the oracle arms keep these appearance factors of the pose image '
@@ -737,7 +740,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "keeps the preset's schedule)")
     args = parser.parse_args(argv)
     defaults = dict(ratios=list(DEFAULT_RATIOS), conventional=['jitter'],
-                    combined_with='jitter', generator_config=DEFAULT_GENERATOR_CONFIG)
+                    combined_with='jitter', generator_config=DEFAULT_GENERATOR_CONFIG,
+                    truth_ratios=[])
     defaults.update(PRESETS[args.preset].get('arms', {}))
     if 'generator_config' in PRESETS[args.preset]:
         defaults['generator_config'] = PRESETS[args.preset]['generator_config']
@@ -755,6 +759,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bad = [r for r in args.judged_ratios if not 0 < r <= 1]
     if bad:
         raise StudyError(f'--judged-ratios must lie in (0, 1], got {bad}')
+    if args.no_truth:
+        args.truth_ratios = []
     bad = [r for r in args.truth_ratios if not 0 < r <= 1]
     if bad:
         raise StudyError(f'--truth-ratios must lie in (0, 1], got {bad}')

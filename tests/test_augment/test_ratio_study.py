@@ -285,7 +285,9 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo'])
     assert args.ratios == [0.0, 0.25, 0.5]
     assert args.conventional == ['jitter', 'amplitude', 'mixstyle']
-    assert args.combined_with == 'best'
+    assert args.combined_with == 'best' and args.truth_ratios == [0.25]
+    assert study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-combo',
+                             '--no-truth']).truth_ratios == []
     assert args.generator_config.endswith(
         'configs/demo/selfdis-demo-background_unet_synthhands-mono-64x64.py')
     preset = study.PRESETS['cpu-combo']
@@ -302,6 +304,7 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w'])  # the other presets as before
     assert args.ratios == [0.0, 0.1, 0.25, 0.5, 0.75] and args.conventional == ['jitter']
     assert args.combined_with == 'jitter' and 't4-3_selfdis' in args.generator_config
+    assert args.truth_ratios == []
 
 
 def _study_dir(root, seed, arms, **manifest):
