@@ -9,9 +9,14 @@ SynthHands set:
   the ``G`` groups split the families that are not held out round-robin
   (group ``g`` gets every ``G``-th family of each factor, so no two groups
   share a lighting, background or texture family);
-* every **pose family** (a pose template, :data:`.poses.POSE_TEMPLATES`) has
-  its *own* group: the templates, shuffled by the seed, are dealt to the
-  groups in turn;
+* every **pose family** has its *own* group. A pose family is a pose
+  template (:data:`.poses.POSE_TEMPLATES`; ``pose_family='template'``, the
+  default): the templates, shuffled by the seed, are dealt to the groups in
+  turn. Or it is the hand's side (``pose_family='side'``: left and right
+  hands, two groups, which one gets which by the seed): a tie that a pose
+  model can use, since under a uniform view a left hand seen from the palm
+  and a right hand seen from the back have the same outline and differ in
+  which finger is the thumb;
 * in ``train``, ``val`` and ``test`` an image of a pose of family ``f`` takes
   its appearance from ``f``'s own group with probability ``rho`` and from one
   of the other groups (uniformly) otherwise; ``test_combo`` always takes
@@ -31,10 +36,15 @@ import numpy as np
 from .appearance import families_for
 from .poses import POSE_TEMPLATES
 
-__all__ = ['Correlation', 'CORRELATED_SPLITS', 'appearance_groups', 'template_groups']
+__all__ = ['Correlation', 'CORRELATED_SPLITS', 'POSE_FAMILIES', 'appearance_groups',
+           'template_groups', 'side_groups']
 
 CORRELATED_SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 """Splits whose pose families keep their own appearance group with probability ``rho``."""
+
+POSE_FAMILIES: Tuple[str, ...] = ('template', 'side')
+"""What a pose family is: the pose's template, or the hand's side (left/right)."""
+SIDES: Tuple[str, ...] = ('left', 'right')
 
 
 def appearance_groups(num_groups: int) -> List[Dict[str, Tuple[str, ...]]]:
@@ -60,6 +70,20 @@ def template_groups(seed: int, num_groups: int) -> Dict[str, int]:
     return {names[i]: rank % num_groups for rank, i in enumerate(order.tolist())}
 
 
+def side_groups(seed: int, num_groups: int) -> Dict[str, int]:
+    """The own appearance group of each hand side (which side gets group 0 by ``seed``).
+
+    Raises:
+        ValueError: ``num_groups`` is not 2 (two sides, each group needs one).
+    """
+    if num_groups != len(SIDES):
+        raise ValueError(f'--pose-family side ties the {len(SIDES)} hand sides to {len(SIDES)} '
+                         f'appearance groups; use --appearance-groups {len(SIDES)}, got '
+                         f'{num_groups}')
+    order = np.random.default_rng([seed, 4]).permutation(len(SIDES)).tolist()
+    return {SIDES[i]: rank for rank, i in enumerate(order)}
+
+
 class Correlation:
     """The tie between pose families and appearance groups of one dataset.
 
@@ -68,38 +92,54 @@ class Correlation:
             ``test`` takes its own group's appearance, in ``[0, 1]``.
         seed: The dataset seed (fixes which template belongs to which group
             and every draw).
-        num_groups: Number of appearance groups ``G``.
+        num_groups: Number of appearance groups ``G`` (``None``: 3 for
+            templates, 2 for sides).
+        pose_family: What a pose family is: ``'template'`` or ``'side'``
+            (:data:`POSE_FAMILIES`).
 
     Raises:
-        ValueError: ``rho`` outside ``[0, 1]`` or a bad ``num_groups``.
+        ValueError: ``rho`` outside ``[0, 1]``, an unknown ``pose_family`` or
+            a bad ``num_groups``.
     """
 
-    def __init__(self, rho: float, seed: int, num_groups: int = 3) -> None:
+    def __init__(self, rho: float, seed: int, num_groups: Optional[int] = None,
+                 pose_family: str = 'template') -> None:
         if isinstance(rho, bool) or not 0.0 <= float(rho) <= 1.0:
             raise ValueError(f'--correlation must be in [0, 1] (1: a pose family never appears '
                              f'with another appearance group in train), got {rho}')
+        if pose_family not in POSE_FAMILIES:
+            raise ValueError(f'--pose-family must be one of {POSE_FAMILIES}, got '
+                             f'{pose_family!r}')
+        if num_groups is None:
+            num_groups = 3 if pose_family == 'template' else len(SIDES)
         self.rho = float(rho)
         self.seed = int(seed)
+        self.pose_family = pose_family
         self.groups = appearance_groups(int(num_groups))
-        self.template_group = template_groups(self.seed, len(self.groups))
+        self.family_group = (template_groups if pose_family == 'template' else side_groups)(
+            self.seed, len(self.groups))
 
     @property
     def num_groups(self) -> int:
         """``G``."""
         return len(self.groups)
 
-    def group_of(self, split: str, pose_id: int, k: int, template: str) -> Optional[int]:
+    def family_of(self, pose: Dict) -> str:
+        """The pose family of a pose dict (:func:`.poses.sample_pose`)."""
+        return pose[self.pose_family]
+
+    def group_of(self, split: str, pose_id: int, k: int, family: str) -> Optional[int]:
         """The appearance group of image ``k`` of pose ``pose_id`` (``None``: not grouped).
 
         Args:
             split: The image's split; ``test_shift`` is not grouped.
             pose_id: The pose id.
             k: The appearance index within the pose.
-            template: The pose's template (its pose family).
+            family: The pose's family (:meth:`family_of`: its template or side).
         """
         if split == 'test_shift':
             return None
-        own = self.template_group[template]
+        own = self.family_group[family]
         draws = np.random.default_rng([self.seed, 3, pose_id, k]).random(2).tolist()
         if split in CORRELATED_SPLITS and draws[0] < self.rho:
             return own
@@ -127,7 +167,8 @@ class Correlation:
             'rho': self.rho,
             'num_groups': self.num_groups,
             'groups': [{f: list(v) for f, v in g.items()} for g in self.groups],
-            'template_groups': dict(sorted(self.template_group.items())),
+            'pose_family': self.pose_family,
+            f'{self.pose_family}_groups': dict(sorted(self.family_group.items())),
             'independent_rho': round(1.0 / self.num_groups, 6),
             'split_rule': self.rule(split),
         }

@@ -165,7 +165,7 @@ def _render_chunk(task: Tuple) -> Tuple[int, List[str], List[str]]:
     if correlation is None:
         groups = [None] * (count * num_app)
     else:
-        groups = [correlation.group_of(split, pid, k, pose['template'])
+        groups = [correlation.group_of(split, pid, k, correlation.family_of(pose))
                   for pid, pose in zip(pose_ids, poses) for k in range(num_app)]
     apps = [sample_appearance(appearance_rng(seed, pid, k), held_out,
                               None if correlation is None else correlation.families(
@@ -364,7 +364,8 @@ def write_dataset(out_dir: str,
                   png_compression: int = 0,
                   progress: bool = True,
                   correlation: Optional[float] = None,
-                  appearance_groups: int = 3,
+                  appearance_groups: Optional[int] = None,
+                  pose_family: str = 'template',
                   combo_frac: Optional[float] = None,
                   train_poses: Optional[int] = None) -> Dict:
     """Render a paired dataset and write it to ``out_dir`` (atomically).
@@ -387,7 +388,11 @@ def write_dataset(out_dir: str,
         correlation: ``rho``: tie pose families to appearance groups
             (:mod:`.correlation`) and add the ``test_combo`` split; ``None``
             (default) draws pose and appearance independently.
-        appearance_groups: Number of appearance groups of a correlated set.
+        appearance_groups: Number of appearance groups of a correlated set
+            (``None``: 3 with ``pose_family='template'``, 2 with ``'side'``).
+        pose_family: What a correlated set ties to the groups: the pose
+            ``'template'`` (default) or the hand's ``'side'``
+            (:mod:`.correlation`).
         combo_frac: Fraction of poses for ``test_combo`` (default 0.1 with
             ``correlation``; only allowed with it).
         train_poses: Keep only this many train poses (low data); the other
@@ -422,10 +427,13 @@ def write_dataset(out_dir: str,
         if combo_frac:
             raise ValueError('--combo-frac needs --correlation RHO: test_combo holds the '
                              'pose-appearance combinations that a correlated train split lacks')
+        if pose_family != 'template' or appearance_groups is not None:
+            raise ValueError('--pose-family and --appearance-groups set up a correlated set; '
+                             'add --correlation RHO')
         corr = None
         combo_frac = 0.0
     else:
-        corr = Correlation(correlation, seed, appearance_groups)
+        corr = Correlation(correlation, seed, appearance_groups, pose_family)
         combo_frac = 0.1 if combo_frac is None else combo_frac
     plan = plan_splits(num_poses, val_frac, test_frac, shift_frac, combo_frac, train_poses)
     tmp = _prepare_output(out_dir, force)

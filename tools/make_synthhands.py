@@ -64,8 +64,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'probability RHO (1: always; 1/G: no tie), and a test_combo split holds '
                         'seen pose families with the other groups (default: no tie, no '
                         'test_combo)')
-    parser.add_argument('--appearance-groups', type=int, default=3, metavar='G',
-                        help='appearance groups of --correlation (2 or 3, default 3)')
+    parser.add_argument('--appearance-groups', type=int, metavar='G',
+                        help='appearance groups of --correlation (2 or 3; default 3, with '
+                        '--pose-family side 2)')
+    parser.add_argument('--pose-family', choices=('template', 'side'), default='template',
+                        help='what --correlation ties to the appearance groups: the pose '
+                        'template (default; 21 families) or the hand\'s side (left/right, 2 '
+                        'groups: a left hand from the palm and a right hand from the back share '
+                        'their outline, so the tie can stand in for the thumb\'s side)')
     parser.add_argument('--combo-frac', type=float,
                         help='fraction of poses for test_combo (default 0.1 with --correlation)')
     parser.add_argument('--train-poses', type=int, metavar='N',
@@ -101,6 +107,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             progress=not args.quiet,
             correlation=args.correlation,
             appearance_groups=args.appearance_groups,
+            pose_family=args.pose_family,
             combo_frac=args.combo_frac,
             train_poses=args.train_poses)
     except (ValueError, OSError) as exc:

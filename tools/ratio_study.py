@@ -723,6 +723,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--correlation', type=float, metavar='RHO',
                         help='render the preset\'s data as the correlated benchmark '
                         '(make_synthhands.py --correlation RHO; adds test_combo)')
+    parser.add_argument('--pose-family', choices=('template', 'side'),
+                        help='with --correlation: tie the appearance groups to the pose '
+                        'template (make_synthhands.py\'s default) or to the hand\'s side '
+                        '(left/right, 2 groups)')
     parser.add_argument('--train-poses', type=int, metavar='N',
                         help='low data: the preset\'s data with only N train poses')
     parser.add_argument('--combined-ratio', default='best',
@@ -810,8 +814,15 @@ def main(argv: Optional[List[str]] = None) -> None:
             data_spec['correlation'] = args.correlation
         if args.train_poses is not None:
             data_spec['train_poses'] = args.train_poses
-    elif args.correlation is not None or args.train_poses is not None:
-        raise StudyError(f'--correlation/--train-poses render the data of a preset; preset '
+        if args.pose_family is not None:
+            if data_spec.get('correlation') is None:
+                raise StudyError('--pose-family chooses what --correlation ties; add '
+                                 '--correlation RHO')
+            data_spec['pose_family'] = args.pose_family
+    elif args.correlation is not None or args.train_poses is not None or \
+            args.pose_family is not None:
+        raise StudyError(f'--correlation/--train-poses/--pose-family render the data of a '
+                         f'preset; preset '
                          f'{args.preset!r} uses the config\'s data_root (render it with '
                          f'tools/make_synthhands.py --correlation and point the config at it)')
     schedule = ((args.mix_start, args.mix_real_last)

@@ -23,7 +23,7 @@ def _load(root, split):
 
 def _own_share(corr, split, n):
     own = [corr.group_of(split, pid, k, TEMPLATES[pid % len(TEMPLATES)]) ==
-           corr.template_group[TEMPLATES[pid % len(TEMPLATES)]]
+           corr.family_group[TEMPLATES[pid % len(TEMPLATES)]]
            for pid in range(n) for k in range(2)]
     return sum(own) / len(own)
 
@@ -37,7 +37,7 @@ def test_tie_holds_at_the_requested_rho(rho):
     assert abs(share - rho) <= 4 * math.sqrt(rho * (1 - rho) / (2 * n)), share
     # Off-tie images spread evenly over the other groups.
     others = Counter(corr.group_of('train', pid, 0, 'fist') for pid in range(n))
-    others.pop(corr.template_group['fist'], None)
+    others.pop(corr.family_group['fist'], None)
     if rho < 1:
         counts = list(others.values())
         assert len(counts) == 2 and abs(counts[0] - counts[1]) <= 4 * math.sqrt(sum(counts))
@@ -48,7 +48,7 @@ def test_test_combo_never_takes_the_own_group_and_rho_one_always_does():
     assert _own_share(corr, 'train', 500) == 1.0
     assert _own_share(corr, 'test_combo', 500) == 0.0
     assert Counter(corr.group_of('test_combo', p, 0, 'ok') for p in range(300)).keys() == \
-        set(range(3)) - {corr.template_group['ok']}
+        set(range(3)) - {corr.family_group['ok']}
     assert _own_share(Correlation(0.0, seed=2), 'train', 500) == 0.0
     assert corr.group_of('test_shift', 0, 0, 'ok') is None
 
@@ -145,7 +145,36 @@ def test_plan_and_options_are_checked(tmp_path):
         Correlation(0.9, seed=0, num_groups=4)
     with pytest.raises(ValueError, match='--train-poses must be at least 1'):
         plan_splits(100, .1, .1, .1, train_poses=0)
+    with pytest.raises(ValueError, match='use --appearance-groups 2'):
+        Correlation(1.0, seed=0, num_groups=3, pose_family='side')
+    with pytest.raises(ValueError, match='--pose-family must be one of'):
+        Correlation(1.0, seed=0, pose_family='grasp')
+    with pytest.raises(ValueError, match='add --correlation RHO'):
+        write_dataset(str(tmp_path / 'x'), num_poses=10, pose_family='side', progress=False)
     assert not (tmp_path / 'x').exists()
+
+
+def test_side_tie_puts_each_hand_side_in_its_own_group(tmp_path):
+    """--pose-family side: at RHO = 1 every train/test left hand has one group and every right
+    hand the other; test_combo swaps them; the poses are those of the template-tied set."""
+    corr = Correlation(1.0, seed=5, pose_family='side')
+    assert corr.num_groups == 2 and sorted(corr.family_group.values()) == [0, 1]
+    root = str(tmp_path / 'side')
+    write_dataset(root, num_poses=120, seed=5, correlation=1.0, pose_family='side',
+                  progress=False, workers=1)
+    info = _load(root, 'train')['info']['correlation']
+    assert info['pose_family'] == 'side' and info['side_groups'] == corr.family_group
+    for split, own in (('train', True), ('test', True), ('test_combo', False)):
+        anns = _load(root, split)['annotations']
+        assert anns and all((a['appearance_group'] == info['side_groups'][a['pose']['side']])
+                            == own for a in anns)
+    sides = {a['pose']['side'] for a in _load(root, 'train')['annotations']}
+    assert sides == {'left', 'right'}
+    template_set = str(tmp_path / 'tpl')
+    write_dataset(template_set, num_poses=120, seed=5, correlation=1.0, progress=False,
+                  workers=1)
+    assert [a['pose'] for a in _load(template_set, 'train')['annotations']] == \
+        [a['pose'] for a in _load(root, 'train')['annotations']]
 
 
 def test_cli_correlated_set_is_deterministic_across_workers(tmp_path):
