@@ -45,6 +45,8 @@ CORRELATED_SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 POSE_FAMILIES: Tuple[str, ...] = ('template', 'side')
 """What a pose family is: the pose's template, or the hand's side (left/right)."""
 SIDES: Tuple[str, ...] = ('left', 'right')
+COMBO_POSES: Tuple[str, ...] = ('own', 'test')
+"""Where ``test_combo``'s poses come from: a range of its own, or the ``test`` split's."""
 
 
 def appearance_groups(num_groups: int) -> List[Dict[str, Tuple[str, ...]]]:
@@ -96,6 +98,10 @@ class Correlation:
             templates, 2 for sides).
         pose_family: What a pose family is: ``'template'`` or ``'side'``
             (:data:`POSE_FAMILIES`).
+        combo_poses: The poses of ``test_combo``: ``'own'`` (a range of its
+            own) or ``'test'`` (the ``test`` split's poses, each in another
+            group's appearance: ``test_combo`` and ``test`` then differ in
+            the combination alone, image for image).
 
     Raises:
         ValueError: ``rho`` outside ``[0, 1]``, an unknown ``pose_family`` or
@@ -103,15 +109,18 @@ class Correlation:
     """
 
     def __init__(self, rho: float, seed: int, num_groups: Optional[int] = None,
-                 pose_family: str = 'template') -> None:
+                 pose_family: str = 'template', combo_poses: str = 'own') -> None:
         if isinstance(rho, bool) or not 0.0 <= float(rho) <= 1.0:
             raise ValueError(f'--correlation must be in [0, 1] (1: a pose family never appears '
                              f'with another appearance group in train), got {rho}')
         if pose_family not in POSE_FAMILIES:
             raise ValueError(f'--pose-family must be one of {POSE_FAMILIES}, got '
                              f'{pose_family!r}')
+        if combo_poses not in COMBO_POSES:
+            raise ValueError(f'--combo-poses must be one of {COMBO_POSES}, got {combo_poses!r}')
         if num_groups is None:
             num_groups = 3 if pose_family == 'template' else len(SIDES)
+        self.combo_poses = combo_poses
         self.rho = float(rho)
         self.seed = int(seed)
         self.pose_family = pose_family
@@ -158,7 +167,8 @@ class Correlation:
             return (f'own group with probability {self.rho:g}, another group (uniformly) '
                     f'otherwise')
         if split == 'test_combo':
-            return 'always another group than the pose family\'s own (uniformly)'
+            poses = ' (the test split\'s poses)' if self.combo_poses == 'test' else ''
+            return f'always another group than the pose family\'s own (uniformly){poses}'
         return 'held-out families only (not grouped)'
 
     def info(self, split: str) -> Dict:
@@ -168,6 +178,7 @@ class Correlation:
             'num_groups': self.num_groups,
             'groups': [{f: list(v) for f, v in g.items()} for g in self.groups],
             'pose_family': self.pose_family,
+            'combo_poses': self.combo_poses,
             f'{self.pose_family}_groups': dict(sorted(self.family_group.items())),
             'independent_rho': round(1.0 / self.num_groups, 6),
             'split_rule': self.rule(split),

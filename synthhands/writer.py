@@ -366,6 +366,7 @@ def write_dataset(out_dir: str,
                   correlation: Optional[float] = None,
                   appearance_groups: Optional[int] = None,
                   pose_family: str = 'template',
+                  combo_poses: str = 'own',
                   combo_frac: Optional[float] = None,
                   train_poses: Optional[int] = None) -> Dict:
     """Render a paired dataset and write it to ``out_dir`` (atomically).
@@ -393,6 +394,11 @@ def write_dataset(out_dir: str,
         pose_family: What a correlated set ties to the groups: the pose
             ``'template'`` (default) or the hand's ``'side'``
             (:mod:`.correlation`).
+        combo_poses: ``'own'`` (default): ``test_combo`` renders poses of its
+            own; ``'test'``: it renders the ``test`` split's poses (same pose
+            ids and appearance numbers, another group), so that test_combo −
+            test measures the combination alone. Its pose range stays
+            reserved, so every other split is the same as with ``'own'``.
         combo_frac: Fraction of poses for ``test_combo`` (default 0.1 with
             ``correlation``; only allowed with it).
         train_poses: Keep only this many train poses (low data); the other
@@ -427,15 +433,22 @@ def write_dataset(out_dir: str,
         if combo_frac:
             raise ValueError('--combo-frac needs --correlation RHO: test_combo holds the '
                              'pose-appearance combinations that a correlated train split lacks')
-        if pose_family != 'template' or appearance_groups is not None:
-            raise ValueError('--pose-family and --appearance-groups set up a correlated set; '
-                             'add --correlation RHO')
+        if pose_family != 'template' or appearance_groups is not None or combo_poses != 'own':
+            raise ValueError('--pose-family, --appearance-groups and --combo-poses set up a '
+                             'correlated set; add --correlation RHO')
         corr = None
         combo_frac = 0.0
     else:
-        corr = Correlation(correlation, seed, appearance_groups, pose_family)
+        corr = Correlation(correlation, seed, appearance_groups, pose_family, combo_poses)
         combo_frac = 0.1 if combo_frac is None else combo_frac
     plan = plan_splits(num_poses, val_frac, test_frac, shift_frac, combo_frac, train_poses)
+    if corr is not None and corr.combo_poses == 'test':
+        test = next(((f, c) for split, f, c in plan if split == 'test'), None)
+        if test is None or not test[1]:
+            raise ValueError('--combo-poses test renders the test split\'s poses; give the test '
+                             'split poses (--test-frac > 0)')
+        plan = [(split, f, c) if split != 'test_combo' else (split, ) + test
+                for split, f, c in plan]
     tmp = _prepare_output(out_dir, force)
     try:
         os.makedirs(osp.join(tmp, 'annotations'))

@@ -72,6 +72,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'template (default; 21 families) or the hand\'s side (left/right, 2 '
                         'groups: a left hand from the palm and a right hand from the back share '
                         'their outline, so the tie can stand in for the thumb\'s side)')
+    parser.add_argument('--combo-poses', choices=('own', 'test'), default='own',
+                        help='poses of test_combo: a range of its own (default) or the test '
+                        'split\'s poses in another group\'s appearance (test_combo - test is '
+                        'then the combination alone, image for image)')
     parser.add_argument('--combo-frac', type=float,
                         help='fraction of poses for test_combo (default 0.1 with --correlation)')
     parser.add_argument('--train-poses', type=int, metavar='N',
@@ -108,6 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             correlation=args.correlation,
             appearance_groups=args.appearance_groups,
             pose_family=args.pose_family,
+            combo_poses=args.combo_poses,
             combo_frac=args.combo_frac,
             train_poses=args.train_poses)
     except (ValueError, OSError) as exc:

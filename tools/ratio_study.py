@@ -727,6 +727,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='with --correlation: tie the appearance groups to the pose '
                         'template (make_synthhands.py\'s default) or to the hand\'s side '
                         '(left/right, 2 groups)')
+    parser.add_argument('--combo-poses', choices=('own', 'test'),
+                        help='with --correlation: test_combo\'s poses, a range of its own '
+                        '(make_synthhands.py\'s default) or the test split\'s, in other groups\' '
+                        'appearances (test_combo - test is then the combination alone)')
     parser.add_argument('--train-poses', type=int, metavar='N',
                         help='low data: the preset\'s data with only N train poses')
     parser.add_argument('--combined-ratio', default='best',
@@ -814,13 +818,14 @@ def main(argv: Optional[List[str]] = None) -> None:
             data_spec['correlation'] = args.correlation
         if args.train_poses is not None:
             data_spec['train_poses'] = args.train_poses
-        if args.pose_family is not None:
-            if data_spec.get('correlation') is None:
-                raise StudyError('--pose-family chooses what --correlation ties; add '
-                                 '--correlation RHO')
-            data_spec['pose_family'] = args.pose_family
+        for key in ('pose_family', 'combo_poses'):
+            if getattr(args, key) is not None:
+                if data_spec.get('correlation') is None:
+                    raise StudyError(f'--{key.replace("_", "-")} sets up the correlated set; add '
+                                     f'--correlation RHO')
+                data_spec[key] = getattr(args, key)
     elif args.correlation is not None or args.train_poses is not None or \
-            args.pose_family is not None:
+            args.pose_family is not None or args.combo_poses is not None:
         raise StudyError(f'--correlation/--train-poses/--pose-family render the data of a '
                          f'preset; preset '
                          f'{args.preset!r} uses the config\'s data_root (render it with '

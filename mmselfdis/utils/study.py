@@ -277,7 +277,7 @@ def remove_stale_tables(work_dir: str, names: Sequence[str], tag: str, parts: st
 
 def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = True) -> str:
     """Render a SynthHands set into ``root`` once (``num_poses``, ``appearances``, ``seed``;
-    optionally ``correlation``, ``train_poses`` and ``pose_family``, see
+    optionally ``correlation``, ``train_poses``, ``pose_family`` and ``combo_poses``, see
     ``tools/make_synthhands.py``).
 
     ``tools/make_synthhands.py`` writes into a hidden temporary directory and
@@ -286,7 +286,8 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     """
     want = dict(num_poses=int(spec['num_poses']), appearances=int(spec['appearances']),
                 seed=int(spec['seed']))
-    for key, kind in (('correlation', float), ('train_poses', int), ('pose_family', str)):
+    for key, kind in (('correlation', float), ('train_poses', int), ('pose_family', str),
+                      ('combo_poses', str)):
         if spec.get(key) is not None:
             want[key] = kind(spec[key])
     marker = osp.join(root, 'annotations', 'test_shift.json')
@@ -302,7 +303,8 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     cmd = [sys.executable, 'tools/make_synthhands.py', root, '--num-poses',
            str(want['num_poses']), '--appearances', str(want['appearances']), '--seed',
            str(want['seed']), '--force']
-    cmd += [a for key in ('correlation', 'train_poses', 'pose_family') if key in want
+    cmd += [a for key in ('correlation', 'train_poses', 'pose_family', 'combo_poses')
+            if key in want
             for a in (f'--{key.replace("_", "-")}', str(want[key]))]
     if quiet:
         run_logged(cmd + ['--quiet'], log)

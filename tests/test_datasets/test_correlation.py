@@ -154,6 +154,25 @@ def test_plan_and_options_are_checked(tmp_path):
     assert not (tmp_path / 'x').exists()
 
 
+def test_paired_test_combo_holds_the_test_poses_in_other_groups(tmp_path):
+    """--combo-poses test: test_combo renders the test split's poses (same keypoints, image for
+    image) in another group's appearance; every other split is that of the default set."""
+    own, paired = str(tmp_path / 'own'), str(tmp_path / 'paired')
+    write_dataset(own, num_poses=60, seed=3, correlation=1.0, progress=False, workers=1)
+    write_dataset(paired, num_poses=60, seed=3, correlation=1.0, combo_poses='test',
+                  progress=False, workers=1)
+    test, combo = _load(paired, 'test'), _load(paired, 'test_combo')
+    assert len(combo['annotations']) == len(test['annotations']) > 0
+    for t, c in zip(test['annotations'], combo['annotations']):
+        assert (t['pose_id'], t['keypoints'], t['pose']) == (c['pose_id'], c['keypoints'], c['pose'])
+        assert c['appearance_group'] != t['appearance_group']
+    assert combo['info']['correlation']['combo_poses'] == 'test'
+    for split in ('train', 'val', 'test', 'test_shift'):
+        assert _load(own, split)['annotations'] == _load(paired, split)['annotations']
+    with pytest.raises(ValueError, match='--combo-poses must be one of'):
+        Correlation(1.0, seed=0, combo_poses='val')
+
+
 def test_side_tie_puts_each_hand_side_in_its_own_group(tmp_path):
     """--pose-family side: at RHO = 1 every train/test left hand has one group and every right
     hand the other; test_combo swaps them; the poses are those of the template-tied set."""
