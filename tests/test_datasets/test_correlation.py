@@ -164,7 +164,8 @@ def test_paired_test_combo_holds_the_test_poses_in_other_groups(tmp_path):
     test, combo = _load(paired, 'test'), _load(paired, 'test_combo')
     assert len(combo['annotations']) == len(test['annotations']) > 0
     for t, c in zip(test['annotations'], combo['annotations']):
-        assert (t['pose_id'], t['keypoints'], t['pose']) == (c['pose_id'], c['keypoints'], c['pose'])
+        assert (t['pose_id'], t['keypoints'], t['pose']) == \
+            (c['pose_id'], c['keypoints'], c['pose'])
         assert c['appearance_group'] != t['appearance_group']
     assert combo['info']['correlation']['combo_poses'] == 'test'
     for split in ('train', 'val', 'test', 'test_shift'):
