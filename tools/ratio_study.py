@@ -122,7 +122,9 @@ PRESETS: Dict[str, dict] = {
         pose=dict(_CPU_SMALL_POSE),
         generator=dict(_CPU_SMALL_POSE)),
     # the correlated benchmark's study (docs/results.md), one command per seed, <= 60 min each
-    # on 2 CPU cores: cpu-small's data rendered with RHO = 1 (adds test_combo), 8-epoch pose
+    # on 2 CPU cores: cpu-small's data rendered with RHO = 1 (adds test_combo; since 2026-11-30
+    # the paired one, the test poses in other groups' appearances, so that test_combo - test is
+    # the combination alone: with its own poses the gap was those poses), 8-epoch pose
     # arms (the budget where the test_combo gap exists), the generator that measured best as
     # augmentation on this benchmark - the demo's painter over the appearance image, y's hand
     # inpainted, with the demo's cycle-pose weight (its marks at the joints help the pose
@@ -131,7 +133,7 @@ PRESETS: Dict[str, dict] = {
     # conventional arms and the best conventional + mixing, and the oracle truth_r=0.25 (the
     # renderer's true mixes at the mixing arm's ratio, to read the generator's arm against)
     'cpu-combo': dict(
-        data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0),
+        data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0, combo_poses='test'),
         pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 8}),
         generator_config=osp.join(REPO, 'configs', 'demo',
                                   'selfdis-demo-background_unet_synthhands-mono-64x64.py'),

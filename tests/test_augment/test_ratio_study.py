@@ -294,7 +294,7 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
     assert args.generator_config.endswith(
         'configs/demo/selfdis-demo-background_unet_synthhands-mono-64x64.py')
     preset = study.PRESETS['cpu-combo']
-    assert preset['data']['correlation'] == 1.0
+    assert preset['data']['correlation'] == 1.0 and preset['data']['combo_poses'] == 'test'
     assert preset['pose']['train_cfg.max_epochs'] == 8
     assert preset['generator']['train_cfg.max_epochs'] == 12
     # the painter keeps the demo's cycle-pose weight (the background demo turns it off)

@@ -11,11 +11,19 @@ from mmpose.utils.typing import ConfigType, OptConfigType
 
 from .paired_crop import PairedCropTransform
 
-__all__ = ['MixReconstruct', 'MIX_META_KEYS', 'load_judge', 'judge_pck', 'judge_found']
+__all__ = ['MixReconstruct', 'MIX_META_KEYS', 'mark_unmixed', 'load_judge', 'judge_pck',
+           'judge_found']
 
 MIX_META_KEYS = ('mixed', 'mix_source', 'mix_dropped', 'mix_judge_pck', 'mix_pose_image')
 """Keys to add to ``PackPoseInputs(meta_keys=...)`` to carry the mix mark (and the judge's
 verdict, which ``MixRatioHook`` counts)."""
+
+
+def mark_unmixed(results: Dict) -> Dict:
+    """Set every key of :data:`MIX_META_KEYS` to its "not mixed" value (in place)."""
+    results.update(mixed=False, mix_source=None, mix_dropped=False, mix_judge_pck=None,
+                   mix_pose_image=None)
+    return results
 
 
 def load_judge(config: str, checkpoint: str, device: str = 'cpu'):
@@ -286,11 +294,7 @@ class MixReconstruct(PairedCropTransform):
         Returns:
             dict: The result dict.
         """
-        results['mixed'] = False
-        results['mix_source'] = None
-        results['mix_dropped'] = False
-        results['mix_judge_pck'] = None
-        results['mix_pose_image'] = None
+        mark_unmixed(results)
         if not self.fires():
             return results
         if 'input_size' not in results:

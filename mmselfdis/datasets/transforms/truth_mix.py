@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from mmpose.registry import TRANSFORMS
 
+from .mix_reconstruct import mark_unmixed
 from .paired_crop import PairedCropTransform
 
 __all__ = ['TruthMix', 'APPEARANCE_FACTORS']
@@ -105,11 +106,7 @@ class TruthMix(PairedCropTransform):
         Returns:
             dict: The result dict.
         """
-        results['mixed'] = False
-        results['mix_source'] = None
-        results['mix_dropped'] = False
-        results['mix_judge_pck'] = None
-        results['mix_pose_image'] = None
+        mark_unmixed(results)
         if not self.fires():
             return results
         if 'input_size' in results:
