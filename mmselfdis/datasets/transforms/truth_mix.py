@@ -18,7 +18,7 @@ random layout of the texture, background and noise fields."""
 class TruthMix(PairedCropTransform):
     """Replace the image by the *true* picture of its pose in another sample's appearance.
 
-    The upper bound of what any generator's mixes can do as training data: on
+    The reference for what a generator's mixes are worth as training data: on
     SynthHands (``tools/make_synthhands.py``) every annotation keeps the
     renderer's ``pose`` and ``appearance`` parameters, so "the hand of x as
     it looks under the lighting, background and skin of y" needs no
@@ -28,7 +28,10 @@ class TruthMix(PairedCropTransform):
     are x's and exact (the render of a pose does not depend on its
     appearance). ``tools/ratio_study.py --truth-ratios`` trains such arms
     beside the generator's, on the same data, seeds and budget, so that a
-    mixing arm's gain can be read against the gain perfect mixes give.
+    mixing arm's gain can be read against the gain perfect mixes give (a
+    generator's mixes can do better as training data for other reasons - e.g.
+    a drawing of the labelled hand that is easier to learn from - which is
+    what the comparison tells apart).
 
     Place it right after ``LoadImage`` (it redraws the whole image file, so
     every later step - colour conversion, box, crop, flips - applies to the
