@@ -36,8 +36,8 @@ import numpy as np
 from .appearance import families_for
 from .poses import POSE_TEMPLATES
 
-__all__ = ['Correlation', 'CORRELATED_SPLITS', 'POSE_FAMILIES', 'appearance_groups',
-           'template_groups', 'side_groups']
+__all__ = ['Correlation', 'CORRELATED_SPLITS', 'POSE_FAMILIES', 'COMBO_POSES',
+           'appearance_groups', 'template_groups', 'side_groups']
 
 CORRELATED_SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 """Splits whose pose families keep their own appearance group with probability ``rho``."""
@@ -65,11 +65,15 @@ def appearance_groups(num_groups: int) -> List[Dict[str, Tuple[str, ...]]]:
             for g in range(num_groups)]
 
 
+def _deal(names: Sequence[str], seed: int, stream: int, num_groups: int) -> Dict[str, int]:
+    """``names`` shuffled by ``(seed, stream)`` and dealt to the groups in turn."""
+    order = np.random.default_rng([seed, stream]).permutation(len(names))
+    return {names[i]: rank % num_groups for rank, i in enumerate(order.tolist())}
+
+
 def template_groups(seed: int, num_groups: int) -> Dict[str, int]:
     """The own appearance group of every pose template (shuffled by ``seed``, dealt in turn)."""
-    names = sorted(POSE_TEMPLATES)
-    order = np.random.default_rng([seed, 2]).permutation(len(names))
-    return {names[i]: rank % num_groups for rank, i in enumerate(order.tolist())}
+    return _deal(sorted(POSE_TEMPLATES), seed, 2, num_groups)
 
 
 def side_groups(seed: int, num_groups: int) -> Dict[str, int]:
@@ -82,8 +86,7 @@ def side_groups(seed: int, num_groups: int) -> Dict[str, int]:
         raise ValueError(f'--pose-family side ties the {len(SIDES)} hand sides to {len(SIDES)} '
                          f'appearance groups; use --appearance-groups {len(SIDES)}, got '
                          f'{num_groups}')
-    order = np.random.default_rng([seed, 4]).permutation(len(SIDES)).tolist()
-    return {SIDES[i]: rank for rank, i in enumerate(order)}
+    return _deal(SIDES, seed, 4, num_groups)
 
 
 class Correlation:

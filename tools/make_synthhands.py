@@ -35,6 +35,7 @@ for _var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import synthhands  # noqa: E402
+from synthhands.correlation import COMBO_POSES, POSE_FAMILIES  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -67,12 +68,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--appearance-groups', type=int, metavar='G',
                         help='appearance groups of --correlation (2 or 3; default 3, with '
                         '--pose-family side 2)')
-    parser.add_argument('--pose-family', choices=('template', 'side'), default='template',
+    parser.add_argument('--pose-family', choices=POSE_FAMILIES, default='template',
                         help='what --correlation ties to the appearance groups: the pose '
                         'template (default; 21 families) or the hand\'s side (left/right, 2 '
                         'groups: a left hand from the palm and a right hand from the back share '
                         'their outline, so the tie can stand in for the thumb\'s side)')
-    parser.add_argument('--combo-poses', choices=('own', 'test'), default='own',
+    parser.add_argument('--combo-poses', choices=COMBO_POSES, default='own',
                         help='poses of test_combo: a range of its own (default) or the test '
                         'split\'s poses in another group\'s appearance (test_combo - test is '
                         'then the combination alone, image for image)')

@@ -77,11 +77,14 @@ from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # n
                                    train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 from mmselfdis.datasets.transforms.truth_mix import APPEARANCE_FACTORS  # noqa: E402
+from synthhands.correlation import COMBO_POSES, POSE_FAMILIES  # noqa: E402
 
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
 DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
                                     't4-3_selfdis_unet_synthhands-mono-64x64.py')
 METRIC_KEYS = ('EPE', 'PCK', 'AUC')
+CORRELATION_OPTIONS = ('pose_family', 'combo_poses')
+"""Data options that only a correlated set (``--correlation``) has."""
 CONVENTIONAL = ('jitter', 'amplitude', 'mixstyle')
 """The label-exact conventional arms (no generator)."""
 CONVENTIONAL_LABELS = {'jitter': 'AppearanceJitter', 'amplitude': 'AmplitudeMix (FACT)',
@@ -725,11 +728,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--correlation', type=float, metavar='RHO',
                         help='render the preset\'s data as the correlated benchmark '
                         '(make_synthhands.py --correlation RHO; adds test_combo)')
-    parser.add_argument('--pose-family', choices=('template', 'side'),
+    parser.add_argument('--pose-family', choices=POSE_FAMILIES,
                         help='with --correlation: tie the appearance groups to the pose '
                         'template (make_synthhands.py\'s default) or to the hand\'s side '
                         '(left/right, 2 groups)')
-    parser.add_argument('--combo-poses', choices=('own', 'test'),
+    parser.add_argument('--combo-poses', choices=COMBO_POSES,
                         help='with --correlation: test_combo\'s poses, a range of its own '
                         '(make_synthhands.py\'s default) or the test split\'s, in other groups\' '
                         'appearances (test_combo - test is then the combination alone)')
@@ -820,16 +823,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             data_spec['correlation'] = args.correlation
         if args.train_poses is not None:
             data_spec['train_poses'] = args.train_poses
-        for key in ('pose_family', 'combo_poses'):
+        for key in CORRELATION_OPTIONS:
             if getattr(args, key) is not None:
                 if data_spec.get('correlation') is None:
                     raise StudyError(f'--{key.replace("_", "-")} sets up the correlated set; add '
                                      f'--correlation RHO')
                 data_spec[key] = getattr(args, key)
-    elif args.correlation is not None or args.train_poses is not None or \
-            args.pose_family is not None or args.combo_poses is not None:
-        raise StudyError(f'--correlation/--train-poses/--pose-family render the data of a '
-                         f'preset; preset '
+    elif any(getattr(args, key) is not None
+             for key in ('correlation', 'train_poses') + CORRELATION_OPTIONS):
+        raise StudyError(f'--correlation/--train-poses/--pose-family/--combo-poses render the '
+                         f'data of a preset; preset '
                          f'{args.preset!r} uses the config\'s data_root (render it with '
                          f'tools/make_synthhands.py --correlation and point the config at it)')
     schedule = ((args.mix_start, args.mix_real_last)

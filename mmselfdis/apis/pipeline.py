@@ -46,15 +46,19 @@ def crop_pipeline(pipeline: Sequence[dict], keep_random: bool = False) -> List[d
             if keep_random or name not in RANDOM_TRANSFORMS]
 
 
+def _insert_after(pipeline: Sequence[dict], index: int, steps: Sequence[dict]) -> List[dict]:
+    """Deep copies of ``pipeline`` with deep copies of ``steps`` after step ``index``."""
+    out = [copy.deepcopy(dict(t)) for t in pipeline]
+    return out[:index + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[index + 1:]
+
+
 def insert_after_affine(pipeline: Sequence[dict], steps: Sequence[dict]) -> List[dict]:
     """``pipeline`` with ``steps`` right after its last ``TopdownAffine``.
 
     Raises:
         ConfigError: The pipeline has no ``TopdownAffine``.
     """
-    last = _last_affine(pipeline)
-    out = [copy.deepcopy(dict(t)) for t in pipeline]
-    return out[:last + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[last + 1:]
+    return _insert_after(pipeline, _last_affine(pipeline), steps)
 
 
 def insert_after_load(pipeline: Sequence[dict], steps: Sequence[dict]) -> List[dict]:
@@ -69,6 +73,4 @@ def insert_after_load(pipeline: Sequence[dict], steps: Sequence[dict]) -> List[d
         from mmselfdis.utils import ConfigError
         raise ConfigError('the training pipeline has no LoadImage step to put the image-file '
                           'transform after')
-    first = names.index('LoadImage')
-    out = [copy.deepcopy(dict(t)) for t in pipeline]
-    return out[:first + 1] + [copy.deepcopy(dict(s)) for s in steps] + out[first + 1:]
+    return _insert_after(pipeline, names.index('LoadImage'), steps)
