@@ -22,7 +22,14 @@ SynthHands set:
   of the other groups (uniformly) otherwise; ``test_combo`` always takes
   another group: seen pose families with seen appearance groups, in the
   combinations that training has with probability ``1 - rho`` only (never
-  at ``rho = 1``); ``test_shift`` keeps its held-out families.
+  at ``rho = 1``); ``test_shift`` keeps its held-out families;
+* optionally (``hard_group=True``) group 0 is seen through a **poor camera**
+  (:data:`HARD_CAMERA`: a Gaussian blur of 2.5 px at 64 px and sensor noise):
+  its hands keep their outline but lose most of their fingers, so a pose
+  model that cannot read the fingers can take them from the pose families
+  that the group shows in training. This is the tie in which the appearance
+  stands in for what the image does not show, and where a test_combo image
+  (another family's pose under the poor camera) is misread by that prior.
 
 ``rho = 1 / G`` is no correlation at all (every group equally likely). The
 group of an image is drawn from its own random stream, seeded by ``(seed,
@@ -36,7 +43,7 @@ import numpy as np
 from .appearance import families_for
 from .poses import POSE_TEMPLATES
 
-__all__ = ['Correlation', 'CORRELATED_SPLITS', 'POSE_FAMILIES', 'COMBO_POSES',
+__all__ = ['Correlation', 'CORRELATED_SPLITS', 'POSE_FAMILIES', 'COMBO_POSES', 'HARD_CAMERA',
            'appearance_groups', 'template_groups', 'side_groups']
 
 CORRELATED_SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
@@ -47,6 +54,9 @@ POSE_FAMILIES: Tuple[str, ...] = ('template', 'side')
 SIDES: Tuple[str, ...] = ('left', 'right')
 COMBO_POSES: Tuple[str, ...] = ('own', 'test')
 """Where ``test_combo``'s poses come from: a range of its own, or the ``test`` split's."""
+HARD_CAMERA: Dict[str, float] = {'blur': 2.5, 'noise': 0.08}
+"""The camera of the hard group (``hard_group=True``): blur (px at 64 px) and noise, which
+replace the drawn ones; exposure, gamma and shot noise stay as drawn."""
 
 
 def appearance_groups(num_groups: int) -> List[Dict[str, Tuple[str, ...]]]:
@@ -105,6 +115,8 @@ class Correlation:
             own) or ``'test'`` (the ``test`` split's poses, each in another
             group's appearance: ``test_combo`` and ``test`` then differ in
             the combination alone, image for image).
+        hard_group: Group 0 is seen through :data:`HARD_CAMERA` (see the
+            module docstring).
 
     Raises:
         ValueError: ``rho`` outside ``[0, 1]``, an unknown ``pose_family`` or
@@ -112,7 +124,8 @@ class Correlation:
     """
 
     def __init__(self, rho: float, seed: int, num_groups: Optional[int] = None,
-                 pose_family: str = 'template', combo_poses: str = 'own') -> None:
+                 pose_family: str = 'template', combo_poses: str = 'own',
+                 hard_group: bool = False) -> None:
         if isinstance(rho, bool) or not 0.0 <= float(rho) <= 1.0:
             raise ValueError(f'--correlation must be in [0, 1] (1: a pose family never appears '
                              f'with another appearance group in train), got {rho}')
@@ -124,6 +137,7 @@ class Correlation:
         if num_groups is None:
             num_groups = 3 if pose_family == 'template' else len(SIDES)
         self.combo_poses = combo_poses
+        self.hard_group = bool(hard_group)
         self.rho = float(rho)
         self.seed = int(seed)
         self.pose_family = pose_family
@@ -164,6 +178,12 @@ class Correlation:
         """The families of ``group`` (``None`` for ``None``)."""
         return None if group is None else self.groups[group]
 
+    def camera(self, appearance: Dict, group: Optional[int]) -> Dict:
+        """``appearance`` with the hard group's camera if ``group`` is it (in place)."""
+        if self.hard_group and group == 0:
+            appearance['camera'].update(HARD_CAMERA)
+        return appearance
+
     def rule(self, split: str) -> str:
         """How ``split`` draws its groups, in words (for the annotation ``info``)."""
         if split in CORRELATED_SPLITS:
@@ -184,5 +204,7 @@ class Correlation:
             'combo_poses': self.combo_poses,
             f'{self.pose_family}_groups': dict(sorted(self.family_group.items())),
             'independent_rho': round(1.0 / self.num_groups, 6),
+            'hard_group': ({'group': 0, 'camera': dict(HARD_CAMERA)} if self.hard_group
+                           else None),
             'split_rule': self.rule(split),
         }

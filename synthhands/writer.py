@@ -171,6 +171,8 @@ def _render_chunk(task: Tuple) -> Tuple[int, List[str], List[str]]:
                               None if correlation is None else correlation.families(
                                   groups[i * num_app + k]))
             for i, pid in enumerate(pose_ids) for k in range(num_app)]
+    if correlation is not None:
+        apps = [correlation.camera(app, group) for app, group in zip(apps, groups)]
     images = shade_batch([g for g in geoms for _ in range(num_app)], apps, rgb)
     params = png_params(png_compression)
     image_entries, ann_entries = [], []
@@ -367,6 +369,7 @@ def write_dataset(out_dir: str,
                   appearance_groups: Optional[int] = None,
                   pose_family: str = 'template',
                   combo_poses: str = 'own',
+                  hard_group: bool = False,
                   combo_frac: Optional[float] = None,
                   train_poses: Optional[int] = None) -> Dict:
     """Render a paired dataset and write it to ``out_dir`` (atomically).
@@ -399,6 +402,9 @@ def write_dataset(out_dir: str,
             ids and appearance numbers, another group), so that test_combo −
             test measures the combination alone. Its pose range stays
             reserved, so every other split is the same as with ``'own'``.
+        hard_group: Appearance group 0 is seen through a poor camera
+            (:data:`.correlation.HARD_CAMERA`; its images' other draws stay
+            those of the set without it).
         combo_frac: Fraction of poses for ``test_combo`` (default 0.1 with
             ``correlation``; only allowed with it).
         train_poses: Keep only this many train poses (low data); the other
@@ -433,13 +439,15 @@ def write_dataset(out_dir: str,
         if combo_frac:
             raise ValueError('--combo-frac needs --correlation RHO: test_combo holds the '
                              'pose-appearance combinations that a correlated train split lacks')
-        if pose_family != 'template' or appearance_groups is not None or combo_poses != 'own':
-            raise ValueError('--pose-family, --appearance-groups and --combo-poses set up a '
-                             'correlated set; add --correlation RHO')
+        if (pose_family != 'template' or appearance_groups is not None or combo_poses != 'own'
+                or hard_group):
+            raise ValueError('--pose-family, --appearance-groups, --combo-poses and --hard-group '
+                             'set up a correlated set; add --correlation RHO')
         corr = None
         combo_frac = 0.0
     else:
-        corr = Correlation(correlation, seed, appearance_groups, pose_family, combo_poses)
+        corr = Correlation(correlation, seed, appearance_groups, pose_family, combo_poses,
+                           hard_group)
         combo_frac = 0.1 if combo_frac is None else combo_frac
     plan = plan_splits(num_poses, val_frac, test_frac, shift_frac, combo_frac, train_poses)
     if corr is not None and corr.combo_poses == 'test':

@@ -77,6 +77,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='poses of test_combo: a range of its own (default) or the test '
                         'split\'s poses in another group\'s appearance (test_combo - test is '
                         'then the combination alone, image for image)')
+    parser.add_argument('--hard-group', action='store_true',
+                        help='with --correlation: appearance group 0 is seen through a poor '
+                        'camera (blur 2.5 px, noise 0.08): its hands keep their outline and lose '
+                        'their fingers, which a pose model can then take from the pose families '
+                        'the group shows in training (a tie that test_combo punishes)')
     parser.add_argument('--combo-frac', type=float,
                         help='fraction of poses for test_combo (default 0.1 with --correlation)')
     parser.add_argument('--train-poses', type=int, metavar='N',
@@ -114,6 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             appearance_groups=args.appearance_groups,
             pose_family=args.pose_family,
             combo_poses=args.combo_poses,
+            hard_group=args.hard_group,
             combo_frac=args.combo_frac,
             train_poses=args.train_poses)
     except (ValueError, OSError) as exc:

@@ -83,7 +83,7 @@ DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 0.75)
 DEFAULT_GENERATOR_CONFIG = osp.join(REPO, 'configs', 'selfdis',
                                     't4-3_selfdis_unet_synthhands-mono-64x64.py')
 METRIC_KEYS = ('EPE', 'PCK', 'AUC')
-CORRELATION_OPTIONS = ('pose_family', 'combo_poses')
+CORRELATION_OPTIONS = ('pose_family', 'combo_poses', 'hard_group')
 """Data options that only a correlated set (``--correlation``) has."""
 CONVENTIONAL = ('jitter', 'amplitude', 'mixstyle')
 """The label-exact conventional arms (no generator)."""
@@ -736,6 +736,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='with --correlation: test_combo\'s poses, a range of its own '
                         '(make_synthhands.py\'s default) or the test split\'s, in other groups\' '
                         'appearances (test_combo - test is then the combination alone)')
+    parser.add_argument('--hard-group', action='store_true', default=None,
+                        help='with --correlation: appearance group 0 seen through a poor camera '
+                        '(make_synthhands.py --hard-group: its fingers are hard to see, so the '
+                        'group can stand in for them)')
     parser.add_argument('--train-poses', type=int, metavar='N',
                         help='low data: the preset\'s data with only N train poses')
     parser.add_argument('--combined-ratio', default='best',
@@ -831,8 +835,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                 data_spec[key] = getattr(args, key)
     elif any(getattr(args, key) is not None
              for key in ('correlation', 'train_poses') + CORRELATION_OPTIONS):
-        raise StudyError(f'--correlation/--train-poses/--pose-family/--combo-poses render the '
-                         f'data of a preset; preset '
+        raise StudyError(f'--correlation/--train-poses/--pose-family/--combo-poses/--hard-group '
+                         f'render the data of a preset; preset '
                          f'{args.preset!r} uses the config\'s data_root (render it with '
                          f'tools/make_synthhands.py --correlation and point the config at it)')
     schedule = ((args.mix_start, args.mix_real_last)

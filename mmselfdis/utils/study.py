@@ -277,8 +277,8 @@ def remove_stale_tables(work_dir: str, names: Sequence[str], tag: str, parts: st
 
 def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = True) -> str:
     """Render a SynthHands set into ``root`` once (``num_poses``, ``appearances``, ``seed``;
-    optionally ``correlation``, ``train_poses``, ``pose_family`` and ``combo_poses``, see
-    ``tools/make_synthhands.py``).
+    optionally ``correlation``, ``train_poses``, ``pose_family``, ``combo_poses`` and
+    ``hard_group``, see ``tools/make_synthhands.py``).
 
     ``tools/make_synthhands.py`` writes into a hidden temporary directory and
     renames it at the end, so an existing ``root`` with ``test_shift.json`` is
@@ -287,8 +287,8 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     want = dict(num_poses=int(spec['num_poses']), appearances=int(spec['appearances']),
                 seed=int(spec['seed']))
     for key, kind in (('correlation', float), ('train_poses', int), ('pose_family', str),
-                      ('combo_poses', str)):
-        if spec.get(key) is not None:
+                      ('combo_poses', str), ('hard_group', bool)):
+        if spec.get(key) not in (None, False):
             want[key] = kind(spec[key])
     marker = osp.join(root, 'annotations', 'test_shift.json')
     if osp.isfile(marker):
@@ -306,6 +306,7 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     cmd += [a for key in ('correlation', 'train_poses', 'pose_family', 'combo_poses')
             if key in want
             for a in (f'--{key.replace("_", "-")}', str(want[key]))]
+    cmd += ['--hard-group'] if want.get('hard_group') else []
     if quiet:
         run_logged(cmd + ['--quiet'], log)
     else:

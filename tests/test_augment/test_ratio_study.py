@@ -221,6 +221,9 @@ def test_bad_ratio_is_refused(tmp_path):
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
                     'cpu-small', '--pose-family', 'side', check=False)
     assert proc.returncode == 2 and '--pose-family sets up the correlated set' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
+                    'cpu-small', '--hard-group', check=False)
+    assert proc.returncode == 2 and '--hard-group sets up the correlated set' in proc.stderr
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
                     '--correlation', '1.0', check=False)
     assert proc.returncode == 2 and 'render the data of a preset' in proc.stderr

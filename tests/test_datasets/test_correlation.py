@@ -4,12 +4,14 @@ import math
 import os.path as osp
 from collections import Counter
 
+import cv2
 import numpy as np
 import pytest
 
 from synthhands import HELD_OUT_FAMILIES, POSE_TEMPLATES, families_of, sample_appearance
 from synthhands.appearance import families_for
-from synthhands.correlation import Correlation, appearance_groups, template_groups
+from synthhands.correlation import (HARD_CAMERA, Correlation, appearance_groups,
+                                    template_groups)
 from synthhands.writer import plan_splits, write_dataset
 from tests.conftest import run_tool
 
@@ -195,6 +197,45 @@ def test_side_tie_puts_each_hand_side_in_its_own_group(tmp_path):
                   workers=1)
     assert [a['pose'] for a in _load(template_set, 'train')['annotations']] == \
         [a['pose'] for a in _load(root, 'train')['annotations']]
+
+
+def test_hard_group_sees_group_zero_through_the_poor_camera(tmp_path):
+    """--hard-group: every image of appearance group 0 (train, test and test_combo alike) has
+    the poor camera and another picture; every other image and every other draw is that of the set
+    without the option."""
+    plain, hard = str(tmp_path / 'plain'), str(tmp_path / 'hard')
+    for root, flag in ((plain, False), (hard, True)):
+        write_dataset(root, num_poses=90, seed=2, correlation=1.0, combo_poses='test',
+                      hard_group=flag, progress=False, workers=1)
+    assert _load(hard, 'train')['info']['correlation']['hard_group'] == {
+        'group': 0, 'camera': HARD_CAMERA}
+    assert _load(plain, 'train')['info']['correlation']['hard_group'] is None
+    changed = []
+    for split in ('train', 'test', 'test_combo', 'test_shift'):
+        groups = set()
+        ann_a, ann_b = _load(plain, split), _load(hard, split)
+        files = {i['id']: i['file_name'] for i in ann_b['images']}
+        assert files == {i['id']: i['file_name'] for i in ann_a['images']}
+        for a, b in zip(ann_a['annotations'], ann_b['annotations']):
+            group = b.get('appearance_group')
+            groups.add(group)
+            camera = dict(a['appearance']['camera'])
+            if group == 0:
+                camera.update(HARD_CAMERA)
+            assert b['appearance']['camera'] == camera
+            assert {k: v for k, v in a['appearance'].items() if k != 'camera'} == \
+                {k: v for k, v in b['appearance'].items() if k != 'camera'}
+            assert a['keypoints'] == b['keypoints']
+            img_a = cv2.imread(osp.join(plain, files[a['image_id']]), 0)
+            img_b = cv2.imread(osp.join(hard, files[b['image_id']]), 0)
+            if group == 0:
+                changed.append((img_a != img_b).mean() > 0.5)
+            else:
+                assert (img_a == img_b).all()
+        assert groups == ({None} if split == 'test_shift' else {0, 1, 2})
+    assert changed and all(changed)
+    with pytest.raises(ValueError, match='add --correlation RHO'):
+        write_dataset(str(tmp_path / 'x'), num_poses=10, hard_group=True, progress=False)
 
 
 def test_cli_correlated_set_is_deterministic_across_workers(tmp_path):

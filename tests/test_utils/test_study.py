@@ -1,4 +1,5 @@
 """Study bookkeeping: config overrides and the manifest of a work dir."""
+import os
 import os.path as osp
 
 import pytest
@@ -41,3 +42,33 @@ def test_fmt_seeds_one_value_alone_several_as_mean_and_sample_sd():
     assert mean_sd([10.0, 11.0, 12.0]) == (11.0, 1.0)
     assert fmt_seeds([10.0, 11.0, 12.0]) == '11.000 ± 1.000'
     assert fmt_seeds([1.0, 2.0], digits=1) == '1.5 ± 0.7'
+
+
+def test_ensure_synthhands_passes_the_data_options_and_refuses_another_set(tmp_path,
+                                                                          monkeypatch):
+    """The spec's options become make_synthhands.py flags (--hard-group a bare flag, absent
+    when False); a set rendered with another spec is refused."""
+    from mmselfdis.utils import study
+    calls = []
+
+    def fake_run(cmd, log):
+        calls.append(cmd)
+        out = cmd[2]
+        os.makedirs(osp.join(out, 'annotations'))
+        open(osp.join(out, 'annotations', 'test_shift.json'), 'w').close()
+
+    monkeypatch.setattr(study, 'run_logged', fake_run)
+    spec = dict(num_poses=20, appearances=2, seed=1, correlation=1.0, combo_poses='test',
+                hard_group=True)
+    root = str(tmp_path / 'hard')
+    study.ensure_synthhands(root, spec, str(tmp_path / 'log'))
+    cmd = calls[-1]
+    assert cmd[cmd.index('--correlation') + 1] == '1.0' and '--hard-group' in cmd
+    assert cmd[cmd.index('--combo-poses') + 1] == 'test' and cmd[-1] == '--quiet'
+    assert study.ensure_synthhands(root, spec, str(tmp_path / 'log')) == root
+    assert len(calls) == 1  # rendered once
+    with pytest.raises(study.StudyError, match='rendered with'):
+        study.ensure_synthhands(root, dict(spec, hard_group=False), str(tmp_path / 'log'))
+    study.ensure_synthhands(str(tmp_path / 'plain'), dict(spec, hard_group=False),
+                            str(tmp_path / 'log'))
+    assert '--hard-group' not in calls[-1]
