@@ -447,7 +447,8 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 
 
 # ------------------------------------------------------------------ the study
-MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs', 'data',
+MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs',
+                 'generator_epochs', 'data',
                  'schedule', 'judge_min_pck', 'judge_mode', 'consistency',
                  'consistency_teacher', 'consistency_momentum')
 
@@ -754,7 +755,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '--seed; the generator is trained with the first')
     parser.add_argument('--epochs', type=int,
                         help="epochs of every pose arm (default: the preset's; the generator "
-                        "keeps the preset's schedule)")
+                        "keeps the preset's schedule unless --generator-epochs is given)")
+    parser.add_argument('--generator-epochs', type=int, metavar='N',
+                        help='epochs of the generator trained in WORK_DIR/generator (default: '
+                        'the preset\'s; with --train-poses its iterations shrink with the data, '
+                        'so low-data studies give it more epochs)')
     args = parser.parse_args(argv)
     defaults = dict(ratios=list(DEFAULT_RATIOS), conventional=['jitter'],
                     combined_with='jitter', generator_config=DEFAULT_GENERATOR_CONFIG,
@@ -771,8 +776,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.reconstruction_ratio is not None and not 0 < args.reconstruction_ratio <= 1:
         raise StudyError(f'--reconstruction-ratio must lie in (0, 1], got '
                          f'{args.reconstruction_ratio}')
-    if args.epochs is not None and args.epochs < 1:
-        raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
+    for key in ('epochs', 'generator_epochs'):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            raise StudyError(f'--{key.replace("_", "-")} must be >= 1, got {getattr(args, key)}')
     bad = [r for r in args.judged_ratios if not 0 < r <= 1]
     if bad:
         raise StudyError(f'--judged-ratios must lie in (0, 1], got {bad}')
@@ -848,7 +854,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     manifest = dict(config=osp.abspath(args.config), config_sha=sha16(base_cfg.pretty_text),
                     preset=args.preset, seed=args.seed,
                     generator=osp.abspath(args.generator) if args.generator else 'trained',
-                    epochs=args.epochs,
+                    epochs=args.epochs, generator_epochs=args.generator_epochs,
                     data=data_spec if data_spec != preset['data'] else None,
                     schedule=list(schedule) if schedule else None,
                     judge_min_pck=args.judge_min_pck if args.judged_ratios else None,
@@ -878,6 +884,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                        or args.reconstruction_ratio is not None or bool(args.judged_ratios))
     generator = args.generator
     if generator is None and needs_generator:
+        if args.generator_epochs is not None:
+            preset = dict(preset, generator=dict(
+                preset['generator'], **{'train_cfg.max_epochs': args.generator_epochs}))
         generator = ensure_generator(work_dir, args.generator_config, preset, data_root,
                                      args.seed)
     generator = osp.abspath(generator) if generator else None

@@ -210,6 +210,9 @@ def test_bad_ratio_is_refused(tmp_path):
                     check=False)
     assert proc.returncode == 2 and '--epochs must be >= 1' in proc.stderr
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
+                    '--generator-epochs', '0', check=False)
+    assert proc.returncode == 2 and '--generator-epochs must be >= 1' in proc.stderr
+    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
                     '--reconstruction-ratio', '0', check=False)
     assert proc.returncode == 2 and '--reconstruction-ratio must lie in (0, 1]' in proc.stderr
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '0.5',
@@ -311,6 +314,29 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
     assert args.ratios == [0.0, 0.1, 0.25, 0.5, 0.75] and args.conventional == ['jitter']
     assert args.combined_with == 'jitter' and 't4-3_selfdis' in args.generator_config
     assert args.truth_ratios == []
+
+
+def test_generator_epochs_reach_the_generator_it_trains(tmp_path, monkeypatch):
+    """--generator-epochs N: the generator trained in WORK_DIR/generator gets N epochs (the pose
+    arms keep theirs) and the manifest records it."""
+    study = load_tool('ratio_study')
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_generator(work_dir, gen_config, preset, data_root, seed):
+        seen.update(preset)
+        raise Stop
+
+    monkeypatch.setattr(study, 'ensure_generator', fake_generator)
+    with pytest.raises(Stop):
+        study.main([STUDY_CFG, '--work-dir', str(tmp_path), '--preset', 'micro', '--ratios',
+                    '0.5', '--no-conventional', '--no-combined', '--generator-epochs', '7'])
+    assert seen['generator']['train_cfg.max_epochs'] == 7
+    assert seen['pose']['train_cfg.max_epochs'] == 1
+    with open(tmp_path / 'study.json') as f:
+        assert json.load(f)['generator_epochs'] == 7
 
 
 def _study_dir(root, seed, arms, **manifest):
