@@ -110,6 +110,15 @@ _CPU_SMALL_POSE = {
     'model.head.deconv_out_channels': (32, 16, 8, 8),
     'default_hooks.checkpoint.save_best': None,
 }
+# The generator of the correlated presets: the background demo's painter with the demo's
+# cycle-pose weight.
+_PAINTER = osp.join(REPO, 'configs', 'demo',
+                    'selfdis-demo-background_unet_synthhands-mono-64x64.py')
+_PAINTER_OPTIONS = {
+    'model.selfdis.loss_cycle_pose.loss_weight': 10.0,
+    'train_cfg.val_interval': 10**6,
+    'default_hooks.checkpoint.save_best': None,
+}
 # Presets: overrides of the pose config and the generator config, the synthetic data set a
 # preset renders itself (None: use the config's data_root as it is), and optionally the
 # generator config and the arms a preset runs when the command line does not name them.
@@ -138,16 +147,23 @@ PRESETS: Dict[str, dict] = {
     'cpu-combo': dict(
         data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0, combo_poses='test'),
         pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 8}),
-        generator_config=osp.join(REPO, 'configs', 'demo',
-                                  'selfdis-demo-background_unet_synthhands-mono-64x64.py'),
-        generator={
-            'model.selfdis.loss_cycle_pose.loss_weight': 10.0,
-            'train_cfg.max_epochs': 12,
-            'train_cfg.val_interval': 10**6,
-            'default_hooks.checkpoint.save_best': None,
-        },
+        generator_config=_PAINTER,
+        generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 12}),
         arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
                   combined_with='best', truth_ratios=[0.25])),
+    # low data, where the mixes pay (docs/results.md, "Low data"): cpu-combo's set with 200
+    # training poses (400 crops, each pose in two appearances of its own group), pose arms
+    # trained 48 epochs (the iterations of cpu-combo's 8; the r = 0 model is past its best
+    # there: 96 epochs are worse), the same painter trained 72 epochs (the iterations of its
+    # 12 on the full set), the issue's arms and the oracle at r = 0.5
+    'cpu-low': dict(
+        data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0, combo_poses='test',
+                  train_poses=200),
+        pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 48}),
+        generator_config=_PAINTER,
+        generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 72}),
+        arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
+                  combined_with='best', truth_ratios=[0.5])),
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
         pose=dict(_MICRO),
@@ -669,28 +685,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True, help='where arms and tables go')
     parser.add_argument('--ratios', type=float, nargs='+',
                         help='augmentation ratios r in [0, 1] (default 0 0.1 0.25 0.5 0.75; '
-                        'preset cpu-combo: 0 0.25 0.5)')
+                        'presets cpu-combo, cpu-low: 0 0.25 0.5)')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
                         help='paper: the configs as written (GPU); cpu-small: the whole study '
                         'on 2 CPU cores in <= 45 min; cpu-combo: the correlated benchmark '
                         '(RHO = 1, test_combo), 8-epoch arms, the background demo\'s painter '
-                        'and all the arms, one command per seed; micro: seconds, for tests')
+                        'and all the arms, one command per seed; cpu-low: the same with 200 '
+                        'training poses, 48-epoch arms and a 72-epoch painter (low data, where '
+                        'the mixes pay); micro: seconds, for tests')
     parser.add_argument('--generator', help='trained generator checkpoint (default: train '
                         '--generator-config once in WORK_DIR/generator)')
     parser.add_argument('--generator-config',
                         help='config to train the generator with when --generator is not '
-                        'given (default: Table 4 row 3; preset cpu-combo: the background demo\'s, '
+                        'given (default: Table 4 row 3; cpu-combo/-low: the background demo\'s, '
                         'cycle-pose weight 10)')
     parser.add_argument('--conventional', nargs='+', choices=CONVENTIONAL,
                         help='label-exact conventional arms (default: jitter; preset '
-                        'cpu-combo: the skeptic\'s set, jitter amplitude mixstyle)')
+                        'cpu-combo/-low: the skeptic\'s set, jitter amplitude mixstyle)')
     parser.add_argument('--no-conventional', action='store_true',
                         help='skip the conventional arms')
     parser.add_argument('--no-combined', action='store_true',
                         help='skip the conventional + mixing arm')
     parser.add_argument('--combined-with', choices=CONVENTIONAL + ('best', ),
                         help='conventional augmentation of the combined arm (default jitter, '
-                        'preset cpu-combo best: the conventional arm with the lowest val EPE)')
+                        'cpu-combo/-low: best, the conventional arm with the lowest val EPE)')
     parser.add_argument('--judged-ratios', type=float, nargs='+', default=[], metavar='R',
                         help='add judge-gated mixing arms judged_r=R: a mix is dropped (the '
                         'real sample kept) when the judge, the r=0 arm of the same seed, finds '
@@ -700,7 +718,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='add oracle arms truth_r=R (SynthHands only): the share R of '
                         'samples re-rendered by the renderer with another sample\'s appearance '
                         '(TruthMix): perfect mixes, what a generator that drew the true '
-                        'picture would give at that ratio; preset cpu-combo: 0.25)')
+                        'picture would give at that ratio; cpu-combo: 0.25, cpu-low: 0.5)')
     parser.add_argument('--no-truth', action='store_true',
                         help='skip the oracle arms (those of a preset too)')
     parser.add_argument('--truth-keep', nargs='+', default=[], metavar='FACTOR',

@@ -310,6 +310,15 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
                              'amplitude', '--generator-config', 'g.py'])
     assert (args.ratios, args.conventional, args.combined_with, args.generator_config) == \
         ([0.0, 0.75], ['jitter'], 'amplitude', 'g.py')
+    # cpu-low: the same study on 200 training poses, 48-epoch arms, a 72-epoch painter
+    low = study.PRESETS['cpu-low']
+    assert low['data'] == dict(preset['data'], train_poses=200)
+    assert low['pose'] == dict(preset['pose'], **{'train_cfg.max_epochs': 48})
+    assert low['generator'] == dict(preset['generator'], **{'train_cfg.max_epochs': 72})
+    assert low['generator_config'] == preset['generator_config']
+    args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-low'])
+    assert args.ratios == [0.0, 0.25, 0.5] and args.truth_ratios == [0.5]
+    assert args.combined_with == 'best' and args.generator_config == preset['generator_config']
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w'])  # the other presets as before
     assert args.ratios == [0.0, 0.1, 0.25, 0.5, 0.75] and args.conventional == ['jitter']
     assert args.combined_with == 'jitter' and 't4-3_selfdis' in args.generator_config
