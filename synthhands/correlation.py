@@ -27,9 +27,11 @@ SynthHands set:
   (:data:`HARD_CAMERA`: a Gaussian blur of 2.5 px at 64 px and sensor noise):
   its hands keep their outline but lose most of their fingers, so a pose
   model that cannot read the fingers can take them from the pose families
-  that the group shows in training. This is the tie in which the appearance
-  stands in for what the image does not show, and where a test_combo image
-  (another family's pose under the poor camera) is misread by that prior.
+  that the group shows in training: the appearance could stand in for what
+  the image does not show, and a test_combo image (another family's pose
+  under the poor camera) would be misread by that prior. (Measured in
+  docs/results.md, "A group that hides the fingers": 8-epoch models do not
+  take that cue.)
 
 ``rho = 1 / G`` is no correlation at all (every group equally likely). The
 group of an image is drawn from its own random stream, seeded by ``(seed,
