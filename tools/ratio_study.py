@@ -153,8 +153,8 @@ PRESETS: Dict[str, dict] = {
                   combined_with='best', truth_ratios=[0.25])),
     # low data, where the mixes pay (docs/results.md, "Low data"): cpu-combo's set with 200
     # training poses (400 crops, each pose in two appearances of its own group), pose arms
-    # trained 48 epochs (the iterations of cpu-combo's 8; the r = 0 model is past its best
-    # there: 96 epochs are worse), the same painter trained 72 epochs (the iterations of its
+    # trained 48 epochs (the iterations of cpu-combo's 8; about the r = 0 model's best: 24 and
+    # 96 epochs are worse), the same painter trained 72 epochs (the iterations of its
     # 12 on the full set), the arms and the oracle at r = 0.5
     'cpu-low': dict(
         data=dict(num_poses=2000, appearances=2, seed=0, correlation=1.0, combo_poses='test',
