@@ -275,6 +275,12 @@ def remove_stale_tables(work_dir: str, names: Sequence[str], tag: str, parts: st
               f'are written again at the end)', flush=True)
 
 
+_RENDER_OPTIONS = (('correlation', float), ('train_poses', int), ('pose_family', str),
+                   ('combo_poses', str), ('hard_group', bool))
+"""The optional ``make_synthhands.py`` options of a study's data spec and their types
+(``bool``: a bare flag)."""
+
+
 def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = True) -> str:
     """Render a SynthHands set into ``root`` once (``num_poses``, ``appearances``, ``seed``;
     optionally ``correlation``, ``train_poses``, ``pose_family``, ``combo_poses`` and
@@ -286,10 +292,11 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     """
     want = dict(num_poses=int(spec['num_poses']), appearances=int(spec['appearances']),
                 seed=int(spec['seed']))
-    for key, kind in (('correlation', float), ('train_poses', int), ('pose_family', str),
-                      ('combo_poses', str), ('hard_group', bool)):
-        if spec.get(key) not in (None, False):
-            want[key] = kind(spec[key])
+    for key, kind in _RENDER_OPTIONS:
+        value = spec.get(key)
+        # a flag is recorded only when set (renders without it keep their render.json)
+        if value is not None and (kind is not bool or value):
+            want[key] = kind(value)
     marker = osp.join(root, 'annotations', 'test_shift.json')
     if osp.isfile(marker):
         made = osp.join(root, 'render.json')
@@ -303,10 +310,10 @@ def ensure_synthhands(root: str, spec: Dict[str, int], log: str, quiet: bool = T
     cmd = [sys.executable, 'tools/make_synthhands.py', root, '--num-poses',
            str(want['num_poses']), '--appearances', str(want['appearances']), '--seed',
            str(want['seed']), '--force']
-    cmd += [a for key in ('correlation', 'train_poses', 'pose_family', 'combo_poses')
-            if key in want
-            for a in (f'--{key.replace("_", "-")}', str(want[key]))]
-    cmd += ['--hard-group'] if want.get('hard_group') else []
+    for key, kind in _RENDER_OPTIONS:
+        if key in want:
+            flag = f'--{key.replace("_", "-")}'
+            cmd += [flag] if kind is bool else [flag, str(want[key])]
     if quiet:
         run_logged(cmd + ['--quiet'], log)
     else:

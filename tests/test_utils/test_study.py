@@ -72,3 +72,7 @@ def test_ensure_synthhands_passes_the_data_options_and_refuses_another_set(tmp_p
     study.ensure_synthhands(str(tmp_path / 'plain'), dict(spec, hard_group=False),
                             str(tmp_path / 'log'))
     assert '--hard-group' not in calls[-1]
+    # RHO = 0 is a value, not an absent option
+    study.ensure_synthhands(str(tmp_path / 'rho0'), dict(spec, correlation=0.0),
+                            str(tmp_path / 'log'))
+    assert calls[-1][calls[-1].index('--correlation') + 1] == '0.0'
