@@ -59,3 +59,27 @@ def test_same_seed_same_losses_and_exact_resume_after_sigkill(tmp_path, samples_
     expected = torch.load(straight / 'epoch_5.pth', weights_only=True)['state_dict']
     for key, value in expected.items():
         torch.testing.assert_close(final[key], value, rtol=0, atol=1e-5, msg=key)
+
+
+def test_warm_start_restores_no_random_state():
+    """``load_from`` calls the same hook as ``--resume``; only a resume restores."""
+    from types import SimpleNamespace
+
+    from mmselfdis.engine.hooks import ExactResumeHook
+    from mmselfdis.engine.hooks.exact_resume_hook import get_rng_state
+
+    torch.manual_seed(1)
+    checkpoint = dict(meta=dict(iter=6), rng_state=get_rng_state())
+    saved_draw = torch.rand(3)
+    loop = SimpleNamespace()  # no max_epochs: nothing to skip
+    for runner_iter, restores in ((0, False), (6, True), (4, False)):
+        hook = ExactResumeHook()
+        runner = SimpleNamespace(iter=runner_iter, train_loop=loop)
+        hook.after_load_checkpoint(runner, checkpoint)
+        torch.manual_seed(2)
+        hook.before_train(runner)
+        assert torch.equal(torch.rand(3), saved_draw) == restores, runner_iter
+        # the state is used once: a second train() starts from wherever it is
+        torch.manual_seed(2)
+        hook.before_train(runner)
+        assert not torch.equal(torch.rand(3), saved_draw)

@@ -100,19 +100,26 @@ class ExactResumeHook(Hook):
 
     def __init__(self) -> None:
         self._resumed: Optional[Dict[str, Any]] = None
+        self._saved_at: Optional[int] = None
         self._before_eval: Optional[Dict[str, Any]] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint[_KEY] = get_rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if getattr(runner, '_resume', False) and _KEY in checkpoint:
+        # MMEngine calls this for a resume and for a warm start (``load_from``)
+        # alike; keep the state with the iteration it was saved at and tell
+        # the two apart in ``before_train``, where a resume has set the
+        # runner's iteration to the checkpoint's and a warm start has not.
+        if _KEY in checkpoint:
+            self._saved_at = checkpoint.get('meta', {}).get('iter')
             self._resumed = checkpoint[_KEY]
 
     def before_train(self, runner) -> None:
         if self._resumed is not None:
-            set_rng_state(self._resumed)
-            self._resumed = None
+            if runner.iter > 0 and runner.iter == self._saved_at:
+                set_rng_state(self._resumed)
+            self._resumed = self._saved_at = None
         loop = runner.train_loop
         dataloader = getattr(loop, 'dataloader', None)
         batch_sampler = getattr(dataloader, 'batch_sampler', None)
