@@ -35,6 +35,10 @@ RUNTIME_DEPS=(addict yapf rich termcolor regex pyyaml
               json-tricks matplotlib munkres "numpy>=2" opencv-python pillow scipy six
               pycocotools shapely terminaltables tqdm
               pytest tensorboard)
+# setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources.packaging (gone
+# in 70) and mmengine imports pkg_resources at run time (gone in 81, a warning
+# on every import from 77 on). torch 2.14 declares setuptools >= 77 (for its
+# extension builder only), so pip reports that one conflict; it is expected.
 BUILD_DEPS=("setuptools<70" wheel ninja psutil cython packaging)
 
 log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -62,7 +66,7 @@ PIP=(pip_quiet "$PY" -m pip --disable-pip-version-check)
 
 log "installing $TORCH_SPEC $TORCHVISION_SPEC (several GB; ~2 min from a local wheel)"
 "${PIP[@]}" install -q "$TORCH_SPEC" "$TORCHVISION_SPEC"
-log "installing build tools and runtime dependencies"
+log "installing build tools and runtime dependencies (pip's report that torch requires setuptools>=77 is expected: see BUILD_DEPS in this script)"
 "${PIP[@]}" install -q "${BUILD_DEPS[@]}" "${RUNTIME_DEPS[@]}"
 
 PYV="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
