@@ -37,8 +37,8 @@ RUNTIME_DEPS=(addict yapf rich termcolor regex pyyaml
               pytest tensorboard)
 # setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources.packaging (gone
 # in 70) and mmengine imports pkg_resources at run time (gone in 81, a warning
-# on every import from 77 on). torch 2.14 declares setuptools >= 77 (for its
-# extension builder only), so pip reports that one conflict; it is expected.
+# on every import from 77 on). torch 2.14 declares setuptools >= 77, so pip
+# reports that one conflict; it is expected (the test suite passes with it).
 BUILD_DEPS=("setuptools<70" wheel ninja psutil cython packaging)
 
 log() { printf '[bootstrap %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
