@@ -43,8 +43,9 @@ from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge, 
                                         find_judge, judge_dir, set_judge)
 from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
                                    atomic_write, check_manifest, ensure_synthhands,
-                                   gpu_loader_options, micro_options, run_logged, set_codec,
-                                   set_data_root, sha16, train_run)
+                                   gpu_batch_options, gpu_loader_options, micro_options,
+                                   run_tool, set_codec, set_data_root, set_in_process, sha16,
+                                   train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
 
@@ -83,14 +84,16 @@ SUMMARY_KEYS = (
 # --micro: seconds instead of minutes (tests of the tool itself)
 _MICRO = micro_options((8, 8))
 
-# --preset gpu: the demo at the paper's width, batch and heatmap size on one large GPU, meant
-# for <= 8 min with the judge; not met in two H200 runs (host-bound steps, process start-up:
-# docs/results.md, "The gpu presets")
+# --preset gpu: the demo at the paper's width and heatmap size on one large GPU, for <= 8 min
+# with the judge: every stage in this process (start-up paid once), batch 256 at Adam's
+# square-root lr (a step's cost is the host's, not the batch's; docs/results.md, "The gpu
+# presets")
 GPU_PRESET = dict(
     num_poses=20000, epochs=10, judge_epochs=6,
     options={
-        **gpu_loader_options(3),
+        **gpu_loader_options(4),
         **PAPER_NETWORK,
+        **gpu_batch_options(256),
         # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions (the demo config has two)
         'model.head.deconv_kernel_sizes': (2, 2, 2, 2),
         'default_hooks.logger.interval': 50,
@@ -106,8 +109,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='where everything goes (default work_dirs/demo)')
     parser.add_argument('--preset', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu: the demo config on 2 CPU cores (default); gpu: the paper\'s '
-                        'width (base 64), batch (128) and 64x64 heatmaps on a larger set, for '
-                        'one large GPU (<= 8 min)')
+                        'width (base 64) and 64x64 heatmaps at batch 256 on a larger set, every '
+                        'stage in this process, for one large GPU (<= 8 min)')
     parser.add_argument('--num-poses', type=int, default=None,
                         help='poses to render, 2 appearances each (default 2000; gpu: '
                         f'{GPU_PRESET["num_poses"]})')
@@ -127,8 +130,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         f'{GPU_PRESET["judge_epochs"]}; 1 with --micro)')
     parser.add_argument('--judge-beside', action='store_true',
                         help='train the judge in a second process beside stage 3 instead of '
-                        'before it (the default with --preset gpu, whose steps leave the GPU '
-                        'mostly idle)')
+                        'before it (a large GPU has room for both; not with --in-process)')
+    parser.add_argument('--in-process', action=argparse.BooleanOptionalAction, default=None,
+                        help='run the trainings, the evaluation and the figures in this '
+                        'process, one after the other, instead of a subprocess each (saves the '
+                        'imports and CUDA start-up of each; default: on with --preset gpu)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override settings of the demo config (an A/B arm), e.g. '
                         'model.selfdis.encoder.grid_upsample=bilinear')
@@ -137,6 +143,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.micro and args.preset != 'cpu':
         raise StudyError('--micro shrinks the cpu preset\'s networks; leave --preset out')
+    if args.in_process is None:
+        args.in_process = args.preset == 'gpu' and not args.judge_beside
+    if args.in_process and args.judge_beside:
+        raise StudyError('--judge-beside trains the judge in a second process beside the '
+                         'generator; --in-process runs one thing at a time: choose one')
     if args.num_poses is None:
         args.num_poses = GPU_PRESET['num_poses'] if args.preset == 'gpu' else 2000
     if args.num_poses < 20:
@@ -178,6 +189,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     import mmselfdis  # noqa: F401  (registers components)
 
     args = parse_args(argv)
+    set_in_process(args.in_process)
     t0 = time.time()
     work_dir = osp.abspath(args.work_dir)
     cfg = demo_config(args)
@@ -203,7 +215,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     else:
         judge_epochs = args.judge_epochs or (1 if args.micro else GPU_PRESET['judge_epochs']
                                              if args.preset == 'gpu' else JUDGE_EPOCHS)
-        beside = (args.judge_beside or args.preset == 'gpu') and find_judge(data_root) is None
+        beside = args.judge_beside and find_judge(data_root) is None
         _stage(2, f'the judge: a pose estimator trained {judge_epochs} epochs on the real '
                   f'training images only (cached in {osp.relpath(judge_dir(data_root))})'
                   + ('; on the GPU beside stage 3 (it is needed only from stage 4 on; '
@@ -252,9 +264,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     _stage(4, 'measuring: pose metrics and DisentanglementMetric (judged) on the test split')
     metrics_path = osp.join(work_dir, 'metrics.json')
     tmp_metrics = osp.join(work_dir, f'.metrics.tmp-{os.getpid()}.json')  # --out needs .json
-    run_logged([sys.executable, 'tools/test.py', cfg_path, ckpt, '--work-dir',
-                osp.join(work_dir, 'test'), '--out', tmp_metrics],
-               osp.join(work_dir, 'test.log'))
+    run_tool('test.py', [cfg_path, ckpt, '--work-dir', osp.join(work_dir, 'test'), '--out',
+                         tmp_metrics], osp.join(work_dir, 'test.log'))
     os.replace(tmp_metrics, metrics_path)
     with open(metrics_path) as f:
         metrics = json.load(f)
@@ -264,18 +275,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     retrieval = osp.join(work_dir, 'retrieval.png')
     num = 4 if args.micro else 6
     device = ['--device', 'cuda'] if args.preset == 'gpu' else []
-    run_logged([sys.executable, 'tools/swap_grid.py', cfg_path, ckpt, '--out', grid,
-                '--num-pose', str(num), '--num-appearance', str(num), '--scale', '2', '--truth',
-                '--judge', *judge_files,
-                '--title', f'demo: self-disentanglement after {epochs} epochs', *device],
-               osp.join(work_dir, 'figures.log'))
+    run_tool('swap_grid.py', [cfg_path, ckpt, '--out', grid, '--num-pose', str(num),
+                              '--num-appearance', str(num), '--scale', '2', '--truth',
+                              '--judge', *judge_files, '--title',
+                              f'demo: self-disentanglement after {epochs} epochs', *device],
+             osp.join(work_dir, 'figures.log'))
     with open(osp.join(data_root, 'annotations', 'test.json')) as f:
         num_test = len(json.load(f)['images'])
-    run_logged([sys.executable, 'tools/retrieve.py', cfg_path, ckpt, '--query',
-                str(min(10, num_test - 1)),
-                '--k', '8' if args.micro else '12', '--out', retrieval,
-                '--title', f'demo after {epochs} epochs', *device],
-               osp.join(work_dir, 'figures.log'))
+    run_tool('retrieve.py', [cfg_path, ckpt, '--query', str(min(10, num_test - 1)), '--k',
+                             '8' if args.micro else '12', '--out', retrieval, '--title',
+                             f'demo after {epochs} epochs', *device],
+             osp.join(work_dir, 'figures.log'))
 
     lines = ['| metric | value | meaning |', '|---|---|---|']
     for key, label, meaning in SUMMARY_KEYS:

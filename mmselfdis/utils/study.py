@@ -2,18 +2,25 @@
 ``tools/reproduce_table4.py``, ``tools/demo.py``).
 
 A study trains and evaluates several runs through ``tools/train.py`` and
-``tools/test.py`` in subprocesses. These helpers make it resumable and safe to
-interrupt: files are written through a temporary name and a rename, a work
-dir remembers which study it holds and refuses another one, and the
-synthetic data set is rendered once.
+``tools/test.py``, each in a subprocess or, after :func:`set_in_process`, each
+as a call in this process (:func:`run_tool`). These helpers make it resumable
+and safe to interrupt: files are written through a temporary name and a
+rename, a work dir remembers which study it holds and refuses another one, and
+the synthetic data set is rendered once.
 """
+import contextlib
+import gc
 import hashlib
+import importlib.util
+import itertools
 import math
 import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmengine
@@ -22,9 +29,10 @@ from .cli import ConfigError
 
 __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
-    'run_logged', 'apply_options', 'set_data_root', 'inner_dataset', 'ensure_synthhands',
-    'remove_files', 'remove_stale_tables', 'set_heatmap_size', 'SINGLE_PROCESS_LOADERS',
-    'micro_options', 'PAPER_NETWORK', 'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
+    'run_logged', 'run_tool', 'set_in_process', 'in_process', 'apply_options', 'set_data_root',
+    'inner_dataset', 'ensure_synthhands', 'remove_files', 'remove_stale_tables',
+    'set_heatmap_size', 'SINGLE_PROCESS_LOADERS', 'micro_options', 'PAPER_NETWORK',
+    'gpu_loader_options', 'gpu_batch_options', 'set_codec', 'dump_run', 'train_run',
     'evaluate_splits', 'fmt_cell'
 ]
 
@@ -66,6 +74,32 @@ def gpu_loader_options(workers: int = 4) -> dict:
     }
     options['env_cfg.cudnn_benchmark'] = True
     return options
+
+
+def gpu_batch_options(batch_size: int, eval_batch_size: int = 512, base_batch_size: int = 128,
+                      base_lr: float = 1e-3) -> dict:
+    """Overrides for a larger batch than the paper's on one large GPU.
+
+    A training step of these models on a large GPU is bound by the host (its
+    cost hardly depends on the batch), so a preset that must finish in minutes
+    takes fewer, larger steps. Adam's learning rate follows the square-root
+    rule (Malladi et al., NeurIPS 2022: ``lr = base_lr * sqrt(batch_size /
+    base_batch_size)``), and ``auto_scale_lr.base_batch_size`` is set to the new
+    batch so that ``--auto-scale-lr`` does not scale it again.
+
+    Args:
+        batch_size: The training batch.
+        eval_batch_size: The val/test batch (inference only).
+        base_batch_size: The batch that ``base_lr`` belongs to (the paper's 128).
+        base_lr: The paper's Adam learning rate (1e-3).
+    """
+    return {
+        'train_dataloader.batch_size': batch_size,
+        'val_dataloader.batch_size': eval_batch_size,
+        'test_dataloader.batch_size': eval_batch_size,
+        'optim_wrapper.optimizer.lr': base_lr * math.sqrt(batch_size / base_batch_size),
+        'auto_scale_lr.base_batch_size': batch_size,
+    }
 
 
 def micro_options(deconv_out_channels: Sequence[int]) -> dict:
@@ -197,6 +231,170 @@ def _short_log_line(line: str) -> str:
     line = line.rstrip()
     marker = ' - mmengine - INFO - '
     return line.split(marker, 1)[1] if marker in line else line
+
+
+_IN_PROCESS = False
+_IN_PROCESS_LOCK = threading.Lock()
+_RUN_COUNTER = itertools.count()
+
+
+def set_in_process(flag: bool = True) -> None:
+    """Run the tools of :func:`run_tool` (and so :func:`train_run`,
+    :func:`evaluate_splits`) as calls in this process instead of a subprocess each.
+
+    A process pays its imports (torch, mmpose) and its CUDA start-up once;
+    on the GPU machine measured in docs/results.md that is ~25 s per process,
+    more than an evaluation's own work. The tools run one at a time then: their
+    output is redirected into the run's log at the file-descriptor level.
+    """
+    global _IN_PROCESS
+    _IN_PROCESS = bool(flag)
+
+
+def in_process() -> bool:
+    """Whether :func:`run_tool` runs the tools in this process (:func:`set_in_process`)."""
+    return _IN_PROCESS
+
+
+def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = None) -> None:
+    """Run ``tools/<script> argv`` with its output appended to ``log``.
+
+    In a subprocess (:func:`run_logged`), or, after :func:`set_in_process`, as
+    a call of the script's ``main(argv)`` in this process: ``tools/train.py`` and
+    ``tools/test.py`` then get a unique ``experiment_name`` (MMEngine names its
+    logger, message hub and visualizer after it, and two runners started in the
+    same second would otherwise share them).
+
+    Args:
+        script: A file in ``tools/`` with a ``main(argv)`` (e.g. ``'train.py'``).
+        argv: Its arguments.
+        log: Log file (appended to).
+        echo: If given, the output's lines that contain this text are also
+            printed (a progress display).
+
+    Raises:
+        RuntimeError: The tool failed; the message has the log's tail.
+    """
+    argv = [str(a) for a in argv]
+    if not _IN_PROCESS:
+        run_logged([sys.executable, f'tools/{script}', *argv], log, echo=echo)
+        return
+    if script in ('train.py', 'test.py'):
+        name = f'{osp.splitext(script)[0]}_{os.getpid()}_{next(_RUN_COUNTER)}'
+        argv += ['--cfg-options', f'experiment_name={name}']
+    if not _IN_PROCESS_LOCK.acquire(blocking=False):
+        raise StudyError('run_tool: tools run in this process one at a time (their output '
+                         'is redirected for the whole process); run side by side without '
+                         'set_in_process')
+    try:
+        _call_logged(_tool_main(script), argv, log, echo, f'tools/{script}')
+    finally:
+        _IN_PROCESS_LOCK.release()
+
+
+def _tool_main(script: str):
+    """``main`` of ``tools/<script>``, imported once."""
+    name = f'_mmselfdis_tools_{osp.splitext(script)[0]}'
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'tools', script))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module.main
+
+
+def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str) -> None:
+    """``main(argv)`` with file descriptors 1 and 2 (this process's and its children's
+    output) appended to ``log``; lines with ``echo`` are shown on the real stdout."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    with open(log, 'a') as f:
+        f.write(f'\n$ {what} {" ".join(argv)}  (in process {os.getpid()})\n')
+        start = f.tell()
+    saved = [os.dup(1), os.dup(2)]
+    stop = threading.Event()
+    follower = None
+    if echo is not None:
+        follower = threading.Thread(target=_follow, args=(log, start, echo, saved[0], stop),
+                                    daemon=True)
+        follower.start()
+    error = None
+    with open(log, 'a') as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        # Python's own streams onto the redirected descriptors too (sys.stdout need not
+        # write to descriptor 1, e.g. under pytest); line-buffered, left open for loggers
+        # made during the call
+        stream = open(1, 'w', buffering=1, closefd=False)
+        try:
+            with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+                main(argv)
+        except BaseException as exc:  # noqa: B036 - reported below with the log's tail
+            error = exc
+            import traceback
+            traceback.print_exc(file=stream)
+        finally:
+            with contextlib.suppress(Exception):
+                stream.flush()
+            _end_loader_workers()
+            gc.collect()  # frees the runner and its GPU memory
+            with contextlib.suppress(Exception):
+                import torch
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+    stop.set()
+    if follower is not None:
+        follower.join(timeout=5)
+    for fd in saved:
+        os.close(fd)
+    if error is not None:
+        if isinstance(error, SystemExit) and not error.code:
+            return
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{what} {" ".join(argv[:2])} ... failed ({error!r}); see {log}'
+                           f'\n{tail}') from error
+
+
+def _end_loader_workers() -> None:
+    """Shut down the loader workers that a finished tool left (persistent workers live as
+    long as their loader), in order, before the garbage collector meets them.
+
+    Collected as part of a reference cycle (a runner and its loops), a loader's iterator
+    can lose its queues before its ``__del__`` tells the workers to stop, and each worker
+    then waits out a 5 s join timeout (measured: 30 s after a training with two loaders
+    of 5 workers).
+    """
+    try:
+        from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
+    except ImportError:  # another torch: the garbage collector ends them
+        return
+    for obj in gc.get_objects():
+        if issubclass(type(obj), _MultiProcessingDataLoaderIter):  # type(): no proxy lookups
+            obj._shutdown_workers()
+
+
+def _follow(log: str, start: int, echo: str, fd: int, stop: threading.Event) -> None:
+    """Print (to ``fd``) the lines of ``log`` after offset ``start`` that contain ``echo``,
+    until ``stop`` is set and the file has been read to its end."""
+    with open(log) as f:
+        f.seek(start)
+        pending = ''
+        while True:
+            done = stop.is_set()
+            pending += f.read()
+            *lines, pending = pending.split('\n')
+            for line in lines:
+                if echo in line:
+                    os.write(fd, ('    ' + _short_log_line(line) + '\n').encode())
+            if done:
+                return
+            time.sleep(0.5)
 
 
 def apply_options(cfg, options: dict) -> None:
@@ -345,8 +543,8 @@ def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str]
     An interrupted run continues from its last checkpoint; a run with nothing
     to resume starts as the config says (from its ``load_from`` if set).
     """
-    run_logged([sys.executable, 'tools/train.py', cfg_path, '--work-dir', work, '--resume',
-                '--cfg-options', f'randomness.seed={seed}'], log, echo=echo)
+    run_tool('train.py', [cfg_path, '--work-dir', work, '--resume', '--cfg-options',
+                          f'randomness.seed={seed}'], log, echo=echo)
 
 
 def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[str, str],
@@ -361,7 +559,7 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
         splits: ``{split name: ann_file}`` (relative to the dataset's data_root).
         keys: The metric names to return.
         jobs: Splits evaluated side by side (separate processes; a large GPU
-            has room for several).
+            has room for several). One at a time after :func:`set_in_process`.
 
     Returns:
         ``{split: {key: value}}``.
@@ -370,13 +568,13 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
         out = osp.join(out_dir, f'metrics_{split}.json')
         if not osp.isfile(out):
             tmp = osp.join(out_dir, f'.metrics_{split}.tmp-{os.getpid()}.json')  # .json: --out
-            run_logged([sys.executable, 'tools/test.py', cfg_path, checkpoint, '--work-dir',
-                        osp.join(out_dir, f'test_{split}'), '--out', tmp, '--cfg-options',
-                        f'test_dataloader.dataset.ann_file={ann_file}'],
-                       osp.join(out_dir, f'test_{split}.log'))
+            run_tool('test.py', [cfg_path, checkpoint, '--work-dir',
+                                 osp.join(out_dir, f'test_{split}'), '--out', tmp,
+                                 '--cfg-options', f'test_dataloader.dataset.ann_file={ann_file}'],
+                     osp.join(out_dir, f'test_{split}.log'))
             os.replace(tmp, out)
 
-    if jobs > 1 and len(splits) > 1:
+    if jobs > 1 and len(splits) > 1 and not _IN_PROCESS:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for future in [pool.submit(evaluate, *item) for item in splits.items()]:

@@ -128,6 +128,15 @@ def test_demo_micro_end_to_end(tmp_path):
                    '--micro', '--train-seed', '5', check=False)
     assert bad.returncode == 2 and 'train_seed' in bad.stderr
     assert open(w / 'metrics.json').read() == before
+    # every stage in one process: the same figures as the subprocesses gave
+    w1 = tmp_path / 'demo_in_process'
+    proc = run_tool('tools/demo.py', '--work-dir', w1, '--num-poses', '40', '--epochs', '1',
+                    '--micro', '--in-process', env=dict(OMP_NUM_THREADS='1'))
+    assert 'Epoch(train)' in proc.stdout and 'Epoch(test)' in open(w1 / 'test.log').read()
+    one = json.load(open(w1 / 'metrics.json'))
+    assert one.keys() == metrics.keys()
+    for key, value in metrics.items():
+        assert one[key] == pytest.approx(value, nan_ok=True), key
 
 
 def test_demo_config_is_the_row_3_method_with_a_coarse_appearance_code():
@@ -160,10 +169,14 @@ def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
     demo = load_tool('demo')
     row3 = [r for r in t4.ROWS if r[0] == '3'][0]
     t4_cfg = t4.row_config(row3, t4.PRESETS['gpu'], '/data/x', None)
-    demo_cfg = demo.demo_config(demo.parse_args(['--preset', 'gpu']))
-    for cfg in (t4_cfg, demo_cfg):
+    demo_args = demo.parse_args(['--preset', 'gpu'])
+    demo_cfg = demo.demo_config(demo_args)
+    # larger batches than the paper's 128, Adam's lr by the square-root rule from its 1e-3
+    for cfg, batch in ((t4_cfg, 512), (demo_cfg, 256)):
         assert cfg.model.backbone.base_channels == 64
-        assert cfg.train_dataloader.batch_size == 128
+        assert cfg.train_dataloader.batch_size == batch
+        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-3 * (batch / 128)**0.5)
+        assert cfg.auto_scale_lr.base_batch_size == batch  # --auto-scale-lr: no second scaling
         assert cfg.train_dataloader.num_workers > 0 and cfg.train_dataloader.pin_memory
         assert cfg.env_cfg.cudnn_benchmark
         target = [s for s in cfg.train_dataloader.dataset.pipeline
@@ -175,6 +188,14 @@ def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
     assert demo_cfg.train_cfg.max_epochs == demo.GPU_PRESET['epochs']
     with pytest.raises(Exception, match='--micro'):
         demo.parse_args(['--preset', 'gpu', '--micro'])
+    # both run every stage in their own process by default, one at a time
+    assert demo_args.in_process and not demo.parse_args([]).in_process
+    assert t4.parse_args(['--work-dir', 'w', '--preset', 'gpu']).in_process
+    assert not t4.parse_args(['--work-dir', 'w', '--preset', 'gpu', '--jobs', '2']).in_process
+    with pytest.raises(Exception, match='choose one'):
+        t4.parse_args(['--work-dir', 'w', '--jobs', '2', '--in-process'])
+    with pytest.raises(Exception, match='choose one'):
+        demo.parse_args(['--judge-beside', '--in-process'])
 
 
 def test_table4_max_ratio_sets_the_branch_cap_and_is_checked(tmp_path):

@@ -76,3 +76,60 @@ def test_ensure_synthhands_passes_the_data_options_and_refuses_another_set(tmp_p
     study.ensure_synthhands(str(tmp_path / 'rho0'), dict(spec, correlation=0.0),
                             str(tmp_path / 'log'))
     assert calls[-1][calls[-1].index('--correlation') + 1] == '0.0'
+
+
+def _fake_tool(argv):
+    """A tool's main: prints through Python, the raw file descriptor and a child process."""
+    import subprocess
+    import sys
+    print(f'python says {argv[0]}')
+    os.write(2, b'fd 2 says progress: step 1\n')
+    subprocess.run([sys.executable, '-c', 'print("child says progress: step 2")'], check=True)
+    if argv[0] == 'fail':
+        raise ValueError('the tool broke')
+
+
+def test_run_tool_in_process_logs_everything_and_echoes_progress(tmp_path, monkeypatch, capfd):
+    from mmselfdis.utils import study
+    monkeypatch.setattr(study, '_tool_main', lambda script: _fake_tool)
+    monkeypatch.setattr(study, '_IN_PROCESS', True)
+    log = str(tmp_path / 'tool.log')
+    study.run_tool('fake.py', ['ok'], log, echo='progress')
+    text = open(log).read()
+    for line in ('python says ok', 'fd 2 says progress: step 1', 'child says progress: step 2'):
+        assert line in text
+    assert f'(in process {os.getpid()})' in text
+    out, _ = capfd.readouterr()
+    # only the lines with the echo text reach the terminal, nothing else of the tool's
+    assert 'step 1' in out and 'step 2' in out and 'python says' not in out
+    print('after the tool')  # the terminal is restored
+    assert 'after the tool' in capfd.readouterr().out
+    assert 'after the tool' not in open(log).read()
+    with pytest.raises(RuntimeError, match='the tool broke') as err:
+        study.run_tool('fake.py', ['fail'], log)
+    assert 'python says fail' in str(err.value) and log in str(err.value)  # the log's tail
+
+
+def test_run_tool_in_process_names_each_runner_and_runs_one_at_a_time(tmp_path, monkeypatch):
+    from mmselfdis.utils import study
+    seen = []
+    monkeypatch.setattr(study, '_tool_main', lambda script: seen.append)
+    monkeypatch.setattr(study, '_IN_PROCESS', True)
+    log = str(tmp_path / 'tool.log')
+    for _ in range(2):
+        study.run_tool('train.py', ['cfg.py', '--cfg-options', 'randomness.seed=0'], log)
+    names = [argv[argv.index('--cfg-options', 2) + 1] for argv in seen]
+    # MMEngine names a runner's logger and message hub after it: never the same twice
+    assert names[0].startswith('experiment_name=train_') and names[0] != names[1]
+    assert study._IN_PROCESS_LOCK.acquire(blocking=False)
+    try:
+        with pytest.raises(StudyError, match='one at a time'):
+            study.run_tool('train.py', ['cfg.py'], log)
+    finally:
+        study._IN_PROCESS_LOCK.release()
+    # without set_in_process: a subprocess through run_logged
+    calls = []
+    monkeypatch.setattr(study, '_IN_PROCESS', False)
+    monkeypatch.setattr(study, 'run_logged', lambda cmd, log, echo=None: calls.append(cmd))
+    study.run_tool('test.py', ['cfg.py', 'ckpt.pth'], log)
+    assert calls[0][1:] == ['tools/test.py', 'cfg.py', 'ckpt.pth']
