@@ -43,7 +43,7 @@ from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge, 
                                         find_judge, judge_dir, set_judge)
 from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
                                    atomic_write, check_manifest, ensure_synthhands,
-                                   gpu_batch_options, gpu_loader_options, micro_options,
+                                   gpu_loader_options, micro_options,
                                    run_tool, set_codec, set_data_root, set_in_process, sha16,
                                    train_run)
 
@@ -84,16 +84,14 @@ SUMMARY_KEYS = (
 # --micro: seconds instead of minutes (tests of the tool itself)
 _MICRO = micro_options((8, 8))
 
-# --preset gpu: the demo at the paper's width and heatmap size on one large GPU, for <= 8 min
-# with the judge: every stage in this process (start-up paid once), batch 256 at Adam's
-# square-root lr (a step's cost is the host's, not the batch's; docs/results.md, "The gpu
-# presets")
+# --preset gpu: the demo at the paper's width, batch and heatmap size on one large GPU, for
+# <= 8 min with the judge: every stage in this process (start-up paid once), one at a time
+# (sized from step probes, not run whole yet at this size: docs/results.md, "The gpu presets")
 GPU_PRESET = dict(
-    num_poses=20000, epochs=10, judge_epochs=6,
+    num_poses=20000, epochs=8, judge_epochs=4,
     options={
-        **gpu_loader_options(4),
+        **gpu_loader_options(8),
         **PAPER_NETWORK,
-        **gpu_batch_options(256),
         # 64x64 heatmaps (the paper's) through four 2x2 deconvolutions (the demo config has two)
         'model.head.deconv_kernel_sizes': (2, 2, 2, 2),
         'default_hooks.logger.interval': 50,
@@ -109,7 +107,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='where everything goes (default work_dirs/demo)')
     parser.add_argument('--preset', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu: the demo config on 2 CPU cores (default); gpu: the paper\'s '
-                        'width (base 64) and 64x64 heatmaps at batch 256 on a larger set, every '
+                        'width (base 64), batch (128) and 64x64 heatmaps on a larger set, every '
                         'stage in this process, for one large GPU (<= 8 min)')
     parser.add_argument('--num-poses', type=int, default=None,
                         help='poses to render, 2 appearances each (default 2000; gpu: '

@@ -32,7 +32,7 @@ __all__ = [
     'run_logged', 'run_tool', 'set_in_process', 'in_process', 'apply_options', 'set_data_root',
     'inner_dataset', 'ensure_synthhands', 'remove_files', 'remove_stale_tables',
     'set_heatmap_size', 'SINGLE_PROCESS_LOADERS', 'micro_options', 'PAPER_NETWORK',
-    'gpu_loader_options', 'gpu_batch_options', 'set_codec', 'dump_run', 'train_run',
+    'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
     'evaluate_splits', 'fmt_cell'
 ]
 
@@ -74,32 +74,6 @@ def gpu_loader_options(workers: int = 4) -> dict:
     }
     options['env_cfg.cudnn_benchmark'] = True
     return options
-
-
-def gpu_batch_options(batch_size: int, eval_batch_size: int = 512, base_batch_size: int = 128,
-                      base_lr: float = 1e-3) -> dict:
-    """Overrides for a larger batch than the paper's on one large GPU.
-
-    A training step of these models on a large GPU is bound by the host (its
-    cost hardly depends on the batch), so a preset that must finish in minutes
-    takes fewer, larger steps. Adam's learning rate follows the square-root
-    rule (Malladi et al., NeurIPS 2022: ``lr = base_lr * sqrt(batch_size /
-    base_batch_size)``), and ``auto_scale_lr.base_batch_size`` is set to the new
-    batch so that ``--auto-scale-lr`` does not scale it again.
-
-    Args:
-        batch_size: The training batch.
-        eval_batch_size: The val/test batch (inference only).
-        base_batch_size: The batch that ``base_lr`` belongs to (the paper's 128).
-        base_lr: The paper's Adam learning rate (1e-3).
-    """
-    return {
-        'train_dataloader.batch_size': batch_size,
-        'val_dataloader.batch_size': eval_batch_size,
-        'test_dataloader.batch_size': eval_batch_size,
-        'optim_wrapper.optimizer.lr': base_lr * math.sqrt(batch_size / base_batch_size),
-        'auto_scale_lr.base_batch_size': batch_size,
-    }
 
 
 def micro_options(deconv_out_channels: Sequence[int]) -> dict:
