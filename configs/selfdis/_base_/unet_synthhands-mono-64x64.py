@@ -74,6 +74,7 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=2,
     persistent_workers=True,
+    collate_fn=dict(type='shared_pseudo_collate'),  # one shared-memory block per field
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -86,6 +87,7 @@ val_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=True,
+    collate_fn=dict(type='shared_pseudo_collate'),  # one shared-memory block per field
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
@@ -101,6 +103,7 @@ test_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=True,
+    collate_fn=dict(type='shared_pseudo_collate'),  # one shared-memory block per field
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
