@@ -73,8 +73,8 @@ sys.path.insert(0, REPO)
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
                                    evaluate_splits, fmt_seeds, mean_sd, micro_options,
-                                   remove_files, remove_stale_tables, set_data_root, sha16,
-                                   train_run)
+                                   remove_files, remove_stale_tables, set_data_root,
+                                   set_in_process, sha16, train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 from mmselfdis.datasets.transforms.truth_mix import APPEARANCE_FACTORS  # noqa: E402
 from synthhands.correlation import COMBO_POSES, POSE_FAMILIES  # noqa: E402
@@ -778,6 +778,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='epochs of the generator trained in WORK_DIR/generator (default: '
                         'the preset\'s; with --train-poses its iterations shrink with the data, '
                         'so low-data studies give it more epochs)')
+    parser.add_argument('--in-process', action='store_true',
+                        help='train and evaluate every arm in this process, one after the '
+                        'other, instead of a subprocess each (the imports are paid once)')
     args = parser.parse_args(argv)
     defaults = dict(ratios=list(DEFAULT_RATIOS), conventional=['jitter'],
                     combined_with='jitter', generator_config=DEFAULT_GENERATOR_CONFIG,
@@ -842,6 +845,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if not osp.isfile(args.config):
         raise FileNotFoundError(2, 'No such file or directory', args.config)
+    set_in_process(args.in_process)
     work_dir = osp.abspath(args.work_dir)
     preset = PRESETS[args.preset]
     data_spec = preset['data']

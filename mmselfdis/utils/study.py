@@ -294,6 +294,7 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
                                     daemon=True)
         follower.start()
     error = None
+    before = _named_instances()
     with open(log, 'a') as f:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
@@ -312,6 +313,7 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
             with contextlib.suppress(Exception):
                 stream.flush()
             _end_loader_workers()
+            _forget_instances(before)
             gc.collect()  # frees the runner and its GPU memory
             with contextlib.suppress(Exception):
                 import torch
@@ -333,6 +335,37 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
             tail = f.read()[-3000:]
         raise RuntimeError(f'{what} {" ".join(argv[:2])} ... failed ({error!r}); see {log}'
                            f'\n{tail}') from error
+
+
+def _named_instances() -> Dict[type, set]:
+    """The names of MMEngine's global instances (``ManagerMixin``: loggers, message hubs,
+    visualizers, ...), per class."""
+    from mmengine.utils import ManagerMixin
+    classes, todo = {}, [ManagerMixin]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in classes:
+                classes[sub] = set(vars(sub).get('_instance_dict', ()))
+                todo.append(sub)
+    return classes
+
+
+def _forget_instances(before: Dict[type, set]) -> None:
+    """Drop the global instances a finished tool made (closing its loggers' files).
+
+    A runner gets or makes its visualizer by the config's name (MMPose's configs:
+    ``name='visualizer'``): in one process the second runner would get the first
+    one's, which writes into the first run's ``vis_data``.
+    """
+    import logging
+    for cls, names in _named_instances().items():
+        known = before.get(cls, set())
+        instances = vars(cls).get('_instance_dict', {})
+        for name in [n for n in instances if n not in known]:
+            instance = instances.pop(name)
+            if isinstance(instance, logging.Logger):
+                for handler in list(instance.handlers):
+                    handler.close()
 
 
 def _end_loader_workers() -> None:

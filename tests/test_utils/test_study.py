@@ -133,3 +133,23 @@ def test_run_tool_in_process_names_each_runner_and_runs_one_at_a_time(tmp_path, 
     monkeypatch.setattr(study, 'run_logged', lambda cmd, log, echo=None: calls.append(cmd))
     study.run_tool('test.py', ['cfg.py', 'ckpt.pth'], log)
     assert calls[0][1:] == ['tools/test.py', 'cfg.py', 'ckpt.pth']
+
+
+def test_run_tool_in_process_gives_each_run_its_own_named_instances(tmp_path, monkeypatch):
+    """A second runner in the process must not get the first one's visualizer (MMPose's
+    configs name it 'visualizer'): it would write into the first run's vis_data."""
+    from mmengine.visualization import Visualizer
+
+    from mmselfdis.utils import study
+    made = []
+
+    def tool(argv):
+        made.append(Visualizer.get_instance('visualizer', save_dir=argv[0]))
+
+    monkeypatch.setattr(study, '_tool_main', lambda script: tool)
+    monkeypatch.setattr(study, '_IN_PROCESS', True)
+    log = str(tmp_path / 'tool.log')
+    study.run_tool('fake.py', [str(tmp_path / 'a')], log)
+    study.run_tool('fake.py', [str(tmp_path / 'b')], log)
+    assert made[0] is not made[1]
+    assert not Visualizer.check_instance_created('visualizer')  # nothing left behind
