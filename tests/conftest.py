@@ -8,7 +8,10 @@ import pytest
 import mmselfdis  # noqa: F401  (registers components and the checkpoint allow-list)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SAMPLES = osp.join(osp.dirname(REPO), 'shared', 'data', 'mmpose-hand-samples')
+# The real MMPose hand samples (OneHand10K, FreiHAND): shared/ beside the checkout, or
+# wherever MMSELFDIS_HAND_SAMPLES points (a clone elsewhere, a CI cache).
+SAMPLES = os.environ.get('MMSELFDIS_HAND_SAMPLES') or osp.join(
+    osp.dirname(REPO), 'shared', 'data', 'mmpose-hand-samples')
 BASELINE_MONO = osp.join(REPO, 'configs', 'baseline', 'td-hm_res18_hand-samples_mono-64x64.py')
 BASELINE_RGB = osp.join(REPO, 'configs', 'baseline', 'td-hm_res18_hand-samples_rgb-64x64.py')
 
@@ -30,5 +33,6 @@ def run_tool(*args, env=None, timeout=600, check=True):
 @pytest.fixture(scope='session')
 def samples_dir():
     if not osp.isdir(SAMPLES):
-        pytest.fail(f'real MMPose hand samples not found at {SAMPLES}')
+        pytest.fail(f'real MMPose hand samples not found at {SAMPLES}: put shared/ beside the '
+                    f'checkout or set MMSELFDIS_HAND_SAMPLES to the mmpose-hand-samples folder')
     return SAMPLES

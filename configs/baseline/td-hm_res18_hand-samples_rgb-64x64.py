@@ -3,13 +3,15 @@
 # It inherits MMPose's own OneHand10K config and changes only what differs:
 # input size, backbone depth, a short schedule, and the data, which are the
 # real OneHand10K samples in shared/data/mmpose-hand-samples (so it trains
-# and evaluates in seconds on a CPU). Point `data_root` at a full OneHand10K
-# copy for a real run (see docs/datasets.md).
+# and evaluates in seconds on a CPU): shared/ beside the checkout, or the folder
+# that the environment variable MMSELFDIS_HAND_SAMPLES names. Point `data_root`
+# at a full OneHand10K copy for a real run (see docs/datasets.md).
 _base_ = ['mmpose::hand_2d_keypoint/topdown_heatmap/onehand10k/'
           'td-hm_res50_8xb32-210e_onehand10k-256x256.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
-data_root = '{{ fileDirname }}/../../../shared/data/mmpose-hand-samples/onehand10k/'
+data_root = ('{{$MMSELFDIS_HAND_SAMPLES:{{ fileDirname }}/../../../shared/data/mmpose-hand-samples}}'
+             '/onehand10k/')
 ann_file = 'test_onehand10k.json'
 
 train_cfg = dict(max_epochs=20, val_interval=10)
