@@ -369,8 +369,9 @@ def _forget_instances(before: Dict[type, set]) -> None:
 
 
 def _end_loader_workers() -> None:
-    """Shut down the loader workers that a finished tool left (persistent workers live as
-    long as their loader), in order, before the garbage collector meets them.
+    """Shut down the workers of every loader iterator in this process (after a tool, the
+    ones it left: persistent workers live as long as their loader), in order, before the
+    garbage collector meets them. The study tools hold no loaders of their own.
 
     Collected as part of a reference cycle (a runner and its loops), a loader's iterator
     can lose its queues before its ``__del__`` tells the workers to stop, and each worker
