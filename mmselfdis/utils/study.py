@@ -294,7 +294,7 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
                                     daemon=True)
         follower.start()
     error = None
-    before = _named_instances()
+    hidden = _hide_instances()
     with open(log, 'a') as f:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
@@ -313,7 +313,7 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
             with contextlib.suppress(Exception):
                 stream.flush()
             _end_loader_workers()
-            _forget_instances(before)
+            _restore_instances(hidden)
             gc.collect()  # frees the runner and its GPU memory
             with contextlib.suppress(Exception):
                 import torch
@@ -337,35 +337,47 @@ def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str
                            f'\n{tail}') from error
 
 
-def _named_instances() -> Dict[type, set]:
-    """The names of MMEngine's global instances (``ManagerMixin``: loggers, message hubs,
-    visualizers, ...), per class."""
+def _instance_dicts() -> Dict[type, dict]:
+    """MMEngine's global instances (``ManagerMixin``: loggers, message hubs, visualizers,
+    scopes, ...): the name-to-instance dict of each class that has its own."""
     from mmengine.utils import ManagerMixin
-    classes, todo = {}, [ManagerMixin]
+    dicts, seen, todo = {}, set(), [ManagerMixin]
     while todo:
         for sub in todo.pop().__subclasses__():
-            if sub not in classes:
-                classes[sub] = set(vars(sub).get('_instance_dict', ()))
+            if sub not in seen:
+                seen.add(sub)
                 todo.append(sub)
-    return classes
+                if '_instance_dict' in vars(sub):
+                    dicts[sub] = vars(sub)['_instance_dict']
+    return dicts
 
 
-def _forget_instances(before: Dict[type, set]) -> None:
-    """Drop the global instances a finished tool made (closing its loggers' files).
+def _hide_instances() -> Dict[type, dict]:
+    """Set MMEngine's global instances aside, so that a tool starts with none, as in a
+    process of its own; :func:`_restore_instances` puts them back.
 
     A runner gets or makes its visualizer by the config's name (MMPose's configs:
-    ``name='visualizer'``): in one process the second runner would get the first
-    one's, which writes into the first run's ``vis_data``.
+    ``name='visualizer'``): in one process a second runner would get the first one's,
+    which writes into the first run's ``vis_data``.
     """
+    hidden = {}
+    for cls, instances in _instance_dicts().items():
+        hidden[cls] = dict(instances)
+        instances.clear()
+    return hidden
+
+
+def _restore_instances(hidden: Dict[type, dict]) -> None:
+    """Drop the global instances a finished tool made (closing its loggers' files) and
+    put back the ones :func:`_hide_instances` set aside, in their order."""
     import logging
-    for cls, names in _named_instances().items():
-        known = before.get(cls, set())
-        instances = vars(cls).get('_instance_dict', {})
-        for name in [n for n in instances if n not in known]:
-            instance = instances.pop(name)
+    for cls, instances in _instance_dicts().items():
+        for instance in instances.values():
             if isinstance(instance, logging.Logger):
                 for handler in list(instance.handlers):
                     handler.close()
+        instances.clear()
+        instances.update(hidden.get(cls, {}))
 
 
 def _end_loader_workers() -> None:

@@ -149,7 +149,15 @@ def test_run_tool_in_process_gives_each_run_its_own_named_instances(tmp_path, mo
     monkeypatch.setattr(study, '_tool_main', lambda script: tool)
     monkeypatch.setattr(study, '_IN_PROCESS', True)
     log = str(tmp_path / 'tool.log')
-    study.run_tool('fake.py', [str(tmp_path / 'a')], log)
-    study.run_tool('fake.py', [str(tmp_path / 'b')], log)
-    assert made[0] is not made[1]
-    assert not Visualizer.check_instance_created('visualizer')  # nothing left behind
+    had = Visualizer._instance_dict.pop('visualizer', None)  # an earlier test's, if any
+    try:
+        mine = Visualizer.get_instance('visualizer')  # one the calling process made
+        study.run_tool('fake.py', [str(tmp_path / 'a')], log)
+        study.run_tool('fake.py', [str(tmp_path / 'b')], log)
+        # each run starts without it, as a process of its own would, and gets its own
+        assert len({id(mine), id(made[0]), id(made[1])}) == 3
+        assert Visualizer.get_instance('visualizer') is mine  # the caller's is back
+    finally:
+        Visualizer._instance_dict.pop('visualizer', None)
+        if had is not None:
+            Visualizer._instance_dict['visualizer'] = had
