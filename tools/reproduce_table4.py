@@ -221,8 +221,7 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
         train_run(cfg_path, work, seed, osp.join(row_dir, 'train.log'), echo='Epoch(train)')
     train_seconds = round(time.time() - t0, 1)
     results = evaluate_splits(cfg_path, ckpt, row_dir,
-                              {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS,
-                              jobs=preset.get('eval_jobs', 1))
+                              {s: f'annotations/{s}.json' for s in SPLITS}, METRIC_KEYS)
     metrics = dict(row=rid, config=config, name=name, epochs=epochs, budget=budget,
                    grad_balance=grad_balance if 'selfdis' in cfg.model else False,
                    pose_loss=pose_loss,
@@ -423,7 +422,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--pose-loss', choices=('mse', 'l1'), default='mse',
                         help='heatmap loss of every row: mse (the configs\' KeypointMSELoss, '
                         'default) or l1 (the paper\'s eq. 1/6, KeypointL1Loss)')
-    parser.add_argument('--jobs', type=int, default=None,
+    parser.add_argument('--jobs', type=int, default=1,
                         help='rows trained side by side, each in its own processes (default 1; '
                         'not with --in-process); rows 4-6 wait for row 3')
     parser.add_argument('--in-process', action=argparse.BooleanOptionalAction, default=None,
@@ -442,8 +441,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.max_ratio is not None and (args.no_grad_balance or not args.max_ratio > 0):
         raise StudyError(f'--max-ratio: a number > 0 (and not with --no-grad-balance), got '
                          f'{args.max_ratio}')
-    if args.jobs is None:
-        args.jobs = PRESETS[args.preset].get('jobs', 1)
     if args.jobs < 1:
         raise StudyError(f'--jobs: rows side by side, an integer >= 1, got {args.jobs}')
     if args.in_process is None:

@@ -69,7 +69,7 @@ def _pack_elements(samples: List[BaseDataElement]) -> None:
                 for sub, leaf in value.items():
                     if isinstance(leaf, torch.Tensor):
                         fields[(key, sub)].append((value, sub))
-    for path, owners in fields.items():
+    for owners in fields.values():
         if len(owners) != len(samples):  # not in every sample: leave it
             continue
         packed = _pack([getattr(owner, name) for owner, name in owners])

@@ -29,7 +29,7 @@ from .cli import ConfigError
 
 __all__ = [
     'StudyError', 'REPO', 'atomic_write', 'atomic_write_bytes', 'sha16', 'check_manifest',
-    'run_logged', 'run_tool', 'set_in_process', 'in_process', 'apply_options', 'set_data_root',
+    'run_logged', 'run_tool', 'set_in_process', 'apply_options', 'set_data_root',
     'inner_dataset', 'ensure_synthhands', 'remove_files', 'remove_stale_tables',
     'set_heatmap_size', 'SINGLE_PROCESS_LOADERS', 'micro_options', 'PAPER_NETWORK',
     'gpu_loader_options', 'set_codec', 'dump_run', 'train_run',
@@ -225,11 +225,6 @@ def set_in_process(flag: bool = True) -> None:
     _IN_PROCESS = bool(flag)
 
 
-def in_process() -> bool:
-    """Whether :func:`run_tool` runs the tools in this process (:func:`set_in_process`)."""
-    return _IN_PROCESS
-
-
 def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = None) -> None:
     """Run ``tools/<script> argv`` with its output appended to ``log``.
 
@@ -281,8 +276,8 @@ def _tool_main(script: str):
 def _call_logged(main, argv: List[str], log: str, echo: Optional[str], what: str) -> None:
     """``main(argv)`` with file descriptors 1 and 2 (this process's and its children's
     output) appended to ``log``; lines with ``echo`` are shown on the real stdout."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
     with open(log, 'a') as f:
         f.write(f'\n$ {what} {" ".join(argv)}  (in process {os.getpid()})\n')
         start = f.tell()
