@@ -34,7 +34,7 @@ OPENMMLAB_SPECS=(mmengine==0.10.7 mmdet==3.3.0 mmpose==1.3.2)
 RUNTIME_DEPS=(addict yapf rich termcolor regex pyyaml
               json-tricks matplotlib munkres "numpy>=2" opencv-python pillow scipy six
               pycocotools shapely terminaltables tqdm
-              pytest tensorboard)
+              pytest pytest-xdist tensorboard)
 # setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources.packaging (gone
 # in 70) and mmengine imports pkg_resources at run time (gone in 81, a warning
 # on every import from 77 on). torch 2.14 declares setuptools >= 77, so pip

@@ -6,7 +6,7 @@ from typing import List, Optional
 import torch
 from mmengine.config import Config
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, load_tool, run_tool
 from tests.test_models._tiny import model_cfg
 
 STUDY_CFG = osp.join(REPO, 'configs', 'augment', 'ratio-study_unet_synthhands-mono-64x64.py')
@@ -84,15 +84,6 @@ def synth_dataset(root: str, pipeline: list, ann: str = 'train.json',
 
 def tool_path(name: str) -> str:
     return osp.join(REPO, 'tools', name)
-
-
-def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', tool_path(f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def heatmap_codec(size: int = 64, heatmap: int = 16) -> dict:

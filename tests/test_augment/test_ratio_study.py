@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from tests.conftest import run_tool
+from tests.conftest import refused, run_tool
 from ._fixtures import STUDY_CFG, load_tool
 
 
@@ -202,43 +202,34 @@ def test_refuses_a_work_dir_of_another_config(tmp_path):
     assert proc.returncode == 2 and 'another --work-dir' in proc.stderr
 
 
-def test_bad_ratio_is_refused(tmp_path):
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '1.5',
-                    check=False)
-    assert proc.returncode == 2 and r'--ratios must lie in [0, 1]' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--epochs', '0',
-                    check=False)
-    assert proc.returncode == 2 and '--epochs must be >= 1' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
-                    '--generator-epochs', '0', check=False)
-    assert proc.returncode == 2 and '--generator-epochs must be >= 1' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
-                    '--reconstruction-ratio', '0', check=False)
-    assert proc.returncode == 2 and '--reconstruction-ratio must lie in (0, 1]' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--ratios', '0.5',
-                    '--judged-ratios', '0.5', check=False)
-    assert proc.returncode == 2 and '--judged-ratios needs r=0 in --ratios' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
-                    '--truth-ratios', '0', check=False)
-    assert proc.returncode == 2 and '--truth-ratios must lie in (0, 1]' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
-                    'cpu-small', '--pose-family', 'side', check=False)
-    assert proc.returncode == 2 and '--pose-family sets up the correlated set' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
-                    'cpu-small', '--hard-group', check=False)
-    assert proc.returncode == 2 and '--hard-group sets up the correlated set' in proc.stderr
-    proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path,
-                    '--correlation', '1.0', check=False)
-    assert proc.returncode == 2 and 'render the data of a preset' in proc.stderr
+def test_bad_ratio_is_refused(tmp_path, capsys):
+    """Each bad option ends with exit code 2 and names the fix, before anything is written."""
+    cases = [
+        (['--ratios', '1.5'], '--ratios must lie in [0, 1]'),
+        (['--epochs', '0'], '--epochs must be >= 1'),
+        (['--generator-epochs', '0'], '--generator-epochs must be >= 1'),
+        (['--reconstruction-ratio', '0'], '--reconstruction-ratio must lie in (0, 1]'),
+        (['--ratios', '0.5', '--judged-ratios', '0.5'], '--judged-ratios needs r=0 in --ratios'),
+        (['--truth-ratios', '0'], '--truth-ratios must lie in (0, 1]'),
+        (['--preset', 'cpu-small', '--pose-family', 'side'],
+         '--pose-family sets up the correlated set'),
+        (['--preset', 'cpu-small', '--hard-group'], '--hard-group sets up the correlated set'),
+        (['--correlation', '1.0'], 'render the data of a preset'),
+    ]
+    for args, message in cases:
+        err = refused('ratio_study', [STUDY_CFG, '--work-dir', tmp_path, *args], capsys)
+        assert message in err, (args, err)
     assert not os.listdir(tmp_path)  # refused before anything was written
 
 
 def test_micro_study_is_resumable(tmp_path, tiny_generator):
-    """A REAL micro run (one arm with MixReconstruct, 1 epoch), then two resumptions."""
+    """A REAL micro run (one arm with MixReconstruct, 1 epoch), then two resumptions; its
+    trainings run in the study's process (``--in-process``; the kill test runs them in
+    subprocesses)."""
     w = tmp_path / 'study'
     args = ['tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
             '--ratios', '0.5', '--no-conventional', '--no-combined', '--generator',
-            tiny_generator]
+            tiny_generator, '--in-process']
     first = run_tool(*args)
     assert 'r=0.5: training and evaluating' in first.stdout
     arm = w / 'arms' / 'r=0.5'
@@ -276,7 +267,7 @@ def test_micro_study_trains_an_oracle_arm_without_a_generator(tmp_path):
     w = tmp_path / 'study'
     out = run_tool('tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
                    '--ratios', '0', '--truth-ratios', '0.5', '--no-conventional',
-                   '--no-combined')
+                   '--no-combined', '--in-process')
     assert 'training the generator' not in out.stdout
     metrics = json.loads((w / 'arms' / 'truth_r=0.5' / 'metrics.json').read_text())
     assert metrics['kind'] == 'truth' and set(metrics['splits']) == {'test', 'test_shift'}

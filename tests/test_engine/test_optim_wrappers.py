@@ -1,6 +1,4 @@
 """NonFiniteLossOptimWrapper: a NaN/Inf loss stops the run with its name, or the step is skipped."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
@@ -11,20 +9,12 @@ from torch import nn
 
 from mmselfdis.engine import (NonFiniteLossAmpOptimWrapper, NonFiniteLossError,
                               NonFiniteLossOptimWrapper)
-from tests.conftest import BASELINE_MONO, REPO, run_tool
+from tests.conftest import BASELINE_MONO, load_tool, run_tool
 
 TINY = ['model.backbone.stem_channels=16', 'model.backbone.base_channels=16',
         'model.head.in_channels=128', 'model.head.deconv_out_channels=(16,16,16,16)',
         'default_hooks.logger.interval=1', 'default_hooks.checkpoint.save_best=None',
         'train_dataloader.batch_size=1', 'train_cfg.val_interval=100']
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(REPO, 'tools',
-                                                                            f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_nan_loss_stops_with_iteration_and_loss_name(tmp_path, samples_dir):
@@ -110,7 +100,7 @@ def test_config_builds_the_wrapper_and_amp_keeps_the_guard():
     optim = build_optim_wrapper(_Tiny(), cfg.optim_wrapper)
     assert type(optim) is NonFiniteLossOptimWrapper and optim.action == 'raise'
 
-    train = _load_tool('train')
+    train = load_tool('train')
     args = train.parse_args([BASELINE_MONO, '--amp'])
     amp_cfg = train.merge_args(Config.fromfile(BASELINE_MONO), args)
     assert amp_cfg.optim_wrapper.type == 'NonFiniteLossAmpOptimWrapper'
@@ -130,7 +120,7 @@ def test_the_former_hook_names_its_replacement(tmp_path, capsys):
     cfg.write_text(f"_base_ = [{BASELINE_MONO!r}]\n"
                    "custom_hooks = [dict(type='NonFiniteLossHook', action='skip')]\n")
     with pytest.raises(SystemExit) as exc:
-        run_cli(_load_tool('train').main, [str(cfg), '--work-dir', str(tmp_path / 'w')])
+        run_cli(load_tool('train').main, [str(cfg), '--work-dir', str(tmp_path / 'w')])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert 'NonFiniteLossHook was replaced' in err

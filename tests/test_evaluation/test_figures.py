@@ -1,5 +1,4 @@
 """Swap grid and retrieval figures: the tools, the shared drawing code and SwapGridHook."""
-import importlib.util
 import os.path as osp
 from types import SimpleNamespace
 
@@ -13,7 +12,7 @@ from mmengine.visualization import Visualizer
 from mmselfdis.engine.hooks import SwapGridHook
 from mmselfdis.utils import ConfigError
 from mmselfdis.visualization import draw_swap_grid, swap_grid
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, load_tool, run_tool
 from tests.test_evaluation._helpers import (make_synthhands, onehand_dataset, synth_dataset,
                                             tiny_model)
 
@@ -21,15 +20,6 @@ T43 = osp.join(REPO, 'configs', 'selfdis', 't4-3_selfdis_unet_synthhands-mono-64
 RES18 = osp.join(REPO, 'configs', 'selfdis', 'selfdis_res18_hand-samples_mono-64x64.py')
 BASELINE = osp.join(REPO, 'configs', 'baseline', 'td-hm_res18_hand-samples_mono-64x64.py')
 EVAL_RES18 = osp.join(REPO, 'configs', 'eval', 'selfdis_res18_hand-samples_mono-64x64_disent.py')
-
-
-def _tool(name: str):
-    """Import ``tools/<name>.py`` (run in-process: no interpreter start-up per call)."""
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools',
-                                                                           f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _checkpoint(config: str, path: str) -> str:
@@ -72,7 +62,7 @@ def _expected_grid_shape(num_pose: int, num_app: int, scale: int, title: bool = 
 
 def test_swap_grid_tool_size_for_given_counts(tmp_path, synth_root, t43_ckpt):
     out = tmp_path / 'grid.png'
-    tool = _tool('swap_grid')
+    tool = load_tool('swap_grid')
     tool.main([T43, t43_ckpt, '--out', str(out), '--num-pose', '3', '--num-appearance', '2',
                '--scale', '2', *_synth_options(synth_root)])
     img = cv2.imread(str(out))
@@ -91,7 +81,7 @@ def test_swap_grid_tool_captions_every_mix_with_the_judge(tmp_path, synth_root, 
                                                           capsys):
     judge = _checkpoint(BASELINE, str(tmp_path / 'judge.pth'))
     out = tmp_path / 'judged.png'
-    tool = _tool('swap_grid')
+    tool = load_tool('swap_grid')
     tool.main([T43, t43_ckpt, '--out', str(out), '--num-pose', '3', '--num-appearance', '2',
                '--scale', '2', '--judge', BASELINE, judge, *_synth_options(synth_root)])
     assert 'judge (' in capsys.readouterr().out
@@ -109,7 +99,7 @@ def test_swap_grid_tool_captions_every_mix_with_the_judge(tmp_path, synth_root, 
 def test_swap_grid_tool_on_real_samples_and_errors(tmp_path, samples_dir):
     ckpt = _checkpoint(RES18, str(tmp_path / 'res18.pth'))
     out = str(tmp_path / 'real.png')
-    tool = _tool('swap_grid')
+    tool = load_tool('swap_grid')
     tool.main([RES18, ckpt, '--out', out, '--num-pose', '4', '--num-appearance', '4'])
     assert cv2.imread(out).shape == _expected_grid_shape(4, 4, 3)
     plain = _checkpoint(BASELINE, str(tmp_path / 'plain.pth'))
@@ -120,7 +110,7 @@ def test_swap_grid_tool_on_real_samples_and_errors(tmp_path, samples_dir):
 
 
 def test_retrieve_tool_size_and_query_range(tmp_path, synth_root, t43_ckpt):
-    tool = _tool('retrieve')
+    tool = load_tool('retrieve')
 
     def shape(k, scale):
         out = tmp_path / f'retrieval_{k}_{scale}.png'
@@ -195,7 +185,7 @@ def test_recon_strip_rows_and_columns(tmp_path, synth_root, t43_ckpt):
     """tools/recon_strip.py: images, reconstructions, mixes (+ limb maps for a limb decoder)."""
     demo = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
     demo_ckpt = _checkpoint(demo, str(tmp_path / 'demo.pth'))
-    tool = _tool('recon_strip')
+    tool = load_tool('recon_strip')
     for config, ckpt, rows in ((T43, t43_ckpt, 3), (demo, demo_ckpt, 4)):
         out = tmp_path / f'strip_{rows}.png'
         tool.main([config, ckpt, '--out', str(out), '--indices', '0', '1', '2', '--scale', '1',

@@ -1,28 +1,9 @@
 """Bad input to the tools ends in one message that names the fix (exit code 2)."""
-import importlib.util
-import os.path as osp
 import pickle
 
-import pytest
 import torch
 
-from tests.conftest import BASELINE_MONO, REPO
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(REPO, 'tools',
-                                                                            f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _fail(tool, argv, capsys):
-    from mmselfdis.utils.cli import run_cli
-    with pytest.raises(SystemExit) as exc:
-        run_cli(_load_tool(tool).main, argv)
-    assert exc.value.code == 2
-    return capsys.readouterr().err
+from tests.conftest import BASELINE_MONO, refused
 
 
 def test_config_without_custom_imports(tmp_path, capsys):
@@ -31,32 +12,32 @@ def test_config_without_custom_imports(tmp_path, capsys):
         "_base_ = ['mmpose::hand_2d_keypoint/topdown_heatmap/onehand10k/"
         "td-hm_res50_8xb32-210e_onehand10k-256x256.py']\n"
         "custom_hooks = [dict(type='ExactResumeHook')]\n")
-    err = _fail('train', [str(cfg), '--work-dir', str(tmp_path / 'w')], capsys)
+    err = refused('train', [str(cfg), '--work-dir', str(tmp_path / 'w')], capsys)
     assert 'ExactResumeHook' in err
     assert "custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)" in err
 
 
 def test_unknown_type_suggests_close_name(tmp_path, capsys):
-    err = _fail('train', [BASELINE_MONO, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                          'model.backbone.type=ResNett'], capsys)
+    err = refused('train', [BASELINE_MONO, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                            'model.backbone.type=ResNett'], capsys)
     assert "unknown type 'ResNett'" in err
     assert "'ResNet'" in err and 'custom_imports' in err
 
 
 def test_missing_data_file(tmp_path, capsys):
-    err = _fail('train', [BASELINE_MONO, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                          'train_dataloader.dataset.ann_file=missing_annotations.json'], capsys)
+    err = refused('train', [BASELINE_MONO, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                            'train_dataloader.dataset.ann_file=missing_annotations.json'], capsys)
     assert 'data file not found' in err and 'missing_annotations.json' in err
     assert 'data_root' in err
 
 
 def test_missing_config(tmp_path, capsys):
-    err = _fail('train', [str(tmp_path / 'nope.py')], capsys)
+    err = refused('train', [str(tmp_path / 'nope.py')], capsys)
     assert 'file not found' in err and 'nope.py' in err
 
 
 def test_test_tool_missing_checkpoint(tmp_path, capsys):
-    err = _fail('test', [BASELINE_MONO, str(tmp_path / 'missing.pth')], capsys)
+    err = refused('test', [BASELINE_MONO, str(tmp_path / 'missing.pth')], capsys)
     assert 'checkpoint not found' in err and 'missing.pth' in err
 
 
@@ -65,7 +46,7 @@ def test_test_tool_truncated_checkpoint(tmp_path, capsys):
     torch.save({'state_dict': {'w': torch.zeros(1000)}}, good)
     bad = tmp_path / 'truncated.pth'
     bad.write_bytes(good.read_bytes()[:200])
-    err = _fail('test', [BASELINE_MONO, str(bad)], capsys)
+    err = refused('test', [BASELINE_MONO, str(bad)], capsys)
     assert 'truncated or not a PyTorch checkpoint' in err
 
 
@@ -79,5 +60,5 @@ class _Exploit:
 def test_checkpoint_that_would_run_code_is_refused(tmp_path, capsys):
     evil = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'meta': _Exploit()}, evil, pickle_protocol=pickle.DEFAULT_PROTOCOL)
-    err = _fail('test', [BASELINE_MONO, str(evil)], capsys)
+    err = refused('test', [BASELINE_MONO, str(evil)], capsys)
     assert 'refusing to load' in err and 'could run code' in err

@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, refused, run_tool
 from tests.test_augment._fixtures import load_tool
 
 
@@ -61,26 +61,26 @@ def test_table4_cpu_preset_changes_scale_not_the_rows_method():
             assert not cfg.model.selfdis.get('encoder', {}).get('global_pool', False)
 
 
-def test_table4_refuses_bad_rows_and_another_seed(tmp_path):
-    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path, '--rows', '7',
-                    check=False)
-    assert proc.returncode == 2 and 'rows 1-6' in proc.stderr
-    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path, '--preset', 'micro',
-                    '--rows', '4', check=False)
-    assert proc.returncode == 2 and 'add 3 to --rows' in proc.stderr
+def test_table4_refuses_bad_rows_and_another_seed(tmp_path, capsys):
+    err = refused('reproduce_table4', ['--work-dir', tmp_path, '--rows', '7'], capsys)
+    assert 'rows 1-6' in err
+    err = refused('reproduce_table4', ['--work-dir', tmp_path, '--preset', 'micro', '--rows', '4'],
+                  capsys)
+    assert 'add 3 to --rows' in err
     t4 = load_tool('reproduce_table4')
     man = dict(preset='micro', seed=0, configs_sha='x', data_root='rendered')
     t4.check_manifest(str(tmp_path / 'w'), man, ('preset', 'seed', 'configs_sha', 'data_root'))
-    proc = run_tool('tools/reproduce_table4.py', '--work-dir', tmp_path / 'w', '--preset',
-                    'micro', '--seed', '1', check=False)
-    assert proc.returncode == 2 and 'seed=0' in proc.stderr and 'another --work-dir' in proc.stderr
+    err = refused('reproduce_table4', ['--work-dir', tmp_path / 'w', '--preset', 'micro',
+                                       '--seed', '1'], capsys)
+    assert 'seed=0' in err and 'another --work-dir' in err
 
 
 def test_table4_micro_rows_3_and_4_warm_start_and_resume(tmp_path):
-    """Row 4 starts from row 3's last checkpoint; a re-run retrains nothing."""
+    """Row 4 starts from row 3's last checkpoint; a re-run retrains nothing. The rows train in
+    the tool's process (``--in-process``), the re-run is the command line's default."""
     w = tmp_path / 't4'
     args = ['tools/reproduce_table4.py', '--preset', 'micro', '--work-dir', w, '--rows', '3', '4']
-    proc = run_tool(*args, env=dict(OMP_NUM_THREADS='1'))
+    proc = run_tool(*args, '--in-process', env=dict(OMP_NUM_THREADS='1'))
     row3 = str(w / 'rows' / '3' / 'work' / 'epoch_1.pth')
     log4 = open(w / 'rows' / '4' / 'train.log').read()
     assert f'Load checkpoint from {row3}' in log4  # warm start, not from scratch
