@@ -73,8 +73,9 @@ sys.path.insert(0, REPO)
 from mmselfdis.utils.study import (StudyError, apply_options, atomic_write,  # noqa: E402
                                    atomic_write_bytes, dump_run, ensure_synthhands, inner_dataset,
                                    evaluate_splits, fmt_seeds, mean_sd, micro_options,
-                                   remove_files, remove_stale_tables, set_data_root,
-                                   set_in_process, sha16, train_run)
+                                   environment_note, read_environment, remove_files,
+                                   remove_stale_tables, set_data_root, set_in_process, sha16,
+                                   train_run)
 from mmselfdis.utils.study import check_manifest as _check_manifest  # noqa: E402
 from mmselfdis.datasets.transforms.truth_mix import APPEARANCE_FACTORS  # noqa: E402
 from synthhands.correlation import COMBO_POSES, POSE_FAMILIES  # noqa: E402
@@ -445,6 +446,8 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
             'with the same seeds. With several seeds a number is mean ± sd over seeds, and '
             '"EPE vs r=0" is paired: the change against r = 0 of the same seed, mean ± sd over '
             'seeds, with the number of seeds in which the arm\'s EPE was lower.\n')
+    note += '\n' + environment_note({name: (m.get('seed', 0), m.get('environment'))
+                                     for name, m in metrics.items()})
     if progress is not None:
         done, total = progress
         md = (f'# Augmentation ratio study (incomplete: {done} of {total} arms)\n\n'
@@ -617,7 +620,7 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],
                    aug=arm.get('aug'), seed=seed, checkpoint=ckpt, config=cfg_path,
                    splits=results, train_seconds=train_seconds, data_time_share=share,
-                   mix_counts=counts,
+                   mix_counts=counts, environment=read_environment(work),
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(osp.join(arm_dir, 'metrics.json'), json.dumps(metrics, indent=2))
     return metrics
@@ -672,8 +675,8 @@ def ensure_generator(work_dir: str, gen_config: str, preset: dict, data_root: Op
     if not osp.isfile(ckpt):
         raise RuntimeError(f'generator training finished without {ckpt}; see '
                            f'{osp.join(gen_dir, "train.log")}')
-    atomic_write(done, json.dumps(dict(checkpoint=ckpt, seconds=round(time.time() - t0, 1)),
-                                  indent=2))
+    atomic_write(done, json.dumps(dict(checkpoint=ckpt, seconds=round(time.time() - t0, 1),
+                                       environment=read_environment(work)), indent=2))
     return ckpt
 
 

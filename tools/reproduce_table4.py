@@ -73,10 +73,10 @@ sys.path.insert(0, REPO)
 
 from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
                                    atomic_write, check_manifest, dump_run, ensure_synthhands,
-                                   evaluate_splits, fmt_cell, fmt_seeds, gpu_loader_options,
-                                   mean_sd, micro_options, remove_files,
-                                   remove_stale_tables, set_data_root, set_heatmap_size,
-                                   set_in_process, sha16, train_run)
+                                   environment_note, evaluate_splits, fmt_cell, fmt_seeds,
+                                   gpu_loader_options, mean_sd, micro_options, read_environment,
+                                   remove_files, remove_stale_tables, set_data_root,
+                                   set_heatmap_size, set_in_process, sha16, train_run)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'selfdis')
 
@@ -227,6 +227,7 @@ def run_row(row: tuple, preset: dict, work_dir: str, data_root: str, seed: int,
                    pose_loss=pose_loss,
                    total_epochs=epochs * (2 if warm_start else 1), warm_start=warm_start,
                    checkpoint=ckpt, seed=seed, splits=results, train_seconds=train_seconds,
+                   environment=read_environment(work),
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(osp.join(row_dir, 'metrics.json'), json.dumps(metrics, indent=2))
     print(f'[table4] row {rid}: test EPE {results["test"]["EPE"]:.3f} px, test_shift EPE '
@@ -312,6 +313,8 @@ def write_reports(work_dir: str, command: str, preset_name: str,
             'test_shift: backgrounds, lighting and textures no training image has. The '
             'paper\'s EPE is on its own real monochrome test set. Gradient balancing of the '
             f'image branch: {"rows " + ", ".join(balanced) if balanced else "off"}.\n')
+    note += '\n' + environment_note({f'row {r}': (m.get('seed', 0), m.get('environment'))
+                                     for r, m in metrics.items()})
     if progress is not None:
         done, total = progress
         md = (f'# Table 4 reproduction, preset {preset_name} (incomplete: {done} of {total} '

@@ -225,6 +225,147 @@ def set_in_process(flag: bool = True) -> None:
     _IN_PROCESS = bool(flag)
 
 
+KERNEL_ENV_VARS = ('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA',
+                   'MKL_ENABLE_INSTRUCTIONS', 'MKL_CBWR')
+"""Environment variables that choose other CPU kernels (and so other rounding) for the same
+model: recorded in :func:`training_environment` when set."""
+
+
+def _cpu_model() -> str:
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+def training_environment() -> dict:
+    """What decides a CPU training's arithmetic besides its config, data and seed.
+
+    The same seed on the same data gives the same model only with the same
+    kernels: the CPU's instruction set (torch and oneDNN choose their kernels by
+    it, e.g. AVX2 or AVX-512), the thread count (it changes the order of the
+    sums) and the library versions. A study records this with every arm so that
+    a paired difference is known to compare two trainings of one environment
+    (see ``docs/results.md``, "A rerun of the same seed").
+    """
+    import cv2
+    import numpy
+    import torch
+    import mmpose
+    if _IN_PROCESS:
+        threads = torch.get_num_threads()
+    else:  # what run_logged gives a tool's process
+        threads = int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count() or 1)
+    env = dict(cpu=_cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
+               threads=threads, torch=torch.__version__, numpy=numpy.__version__,
+               opencv=cv2.__version__, mmengine=mmengine.__version__,
+               mmpose=mmpose.__version__,
+               python='.'.join(map(str, sys.version_info[:3])))
+    kernels = {k: os.environ[k] for k in KERNEL_ENV_VARS if os.environ.get(k)}
+    if kernels:
+        env['kernel_env'] = kernels
+    if torch.cuda.is_available():
+        env['cuda_device'] = torch.cuda.get_device_name()
+    return env
+
+
+def record_environment(work: str) -> None:
+    """Add this process's :func:`training_environment` to ``work/environment.json``
+    (a list: one entry per start of a training in another environment)."""
+    import json
+    path = osp.join(work, 'environment.json')
+    envs = []
+    if osp.isfile(path):
+        with open(path) as f:
+            envs = json.load(f)
+    env = training_environment()
+    if not envs or envs[-1] != env:
+        os.makedirs(work, exist_ok=True)
+        atomic_write(path, json.dumps(envs + [env], indent=2))
+
+
+def read_environment(work: str) -> Optional[dict]:
+    """The environment a training in ``work`` ran in: ``None`` when not recorded, or
+    ``{'several': [...]}`` when its starts ran in different ones."""
+    import json
+    path = osp.join(work, 'environment.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        envs = json.load(f)
+    return envs[0] if len(envs) == 1 else dict(several=envs)
+
+
+def environment_note(records: Dict[str, Tuple[int, Optional[dict]]]) -> str:
+    """A report's paragraph on the environments its trainings ran in.
+
+    Args:
+        records: ``{run name: (seed, training_environment() or None)}``.
+
+    Returns:
+        One paragraph: the environment when all runs share one; a warning
+        naming the seeds whose runs were trained in different environments
+        (their paired differences mix the environment's arithmetic with the
+        arm's); or the differences between seeds that are each in one.
+    """
+    known = {name: (seed, env) for name, (seed, env) in records.items() if env}
+    missing = sorted(set(records) - set(known))
+    lines = []
+    if known:
+        envs = [env for _, env in known.values()]
+        keys = sorted({k for env in envs for k in env})
+        differ = [k for k in keys if len({_json_key(env.get(k)) for env in envs}) > 1]
+        if not differ:
+            lines.append('Environment of every training: ' + describe_environment(envs[0]) + '.')
+        else:
+            by_seed: Dict[int, set] = {}
+            for seed, env in known.values():
+                by_seed.setdefault(seed, set()).add(_json_key({k: env.get(k) for k in differ}))
+            mixed = sorted(seed for seed, found in by_seed.items() if len(found) > 1)
+            if mixed:
+                lines.append(
+                    f'**Warning: the runs of seed(s) {", ".join(map(str, mixed))} were trained '
+                    f'in different environments** (they differ in {", ".join(differ)}): the '
+                    f'same seed gives another model in another environment, so their paired '
+                    f'differences mix that with the arm\'s effect; retrain them in one '
+                    f'environment (delete their arms/ directories and run the command again).')
+            else:
+                lines.append(f'Each seed\'s runs share one environment; the seeds\' differ in '
+                             f'{", ".join(differ)} (paired differences stay within a seed).')
+            for seed in sorted(by_seed):
+                names = sorted(n for n, (s, _) in known.items() if s == seed)
+                lines.append(f'seed {seed}: ' + '; '.join(
+                    f'{n}: ' + ', '.join(f'{k}={known[n][1].get(k)}' for k in differ)
+                    for n in names))
+    if missing:
+        lines.append(f'{len(missing)} run(s) without an environment record (trained before '
+                     f'it was kept): {", ".join(missing)}.')
+    return '\n\n'.join(lines) + '\n' if lines else ''
+
+
+def _json_key(value) -> str:
+    import json
+    return json.dumps(value, sort_keys=True)
+
+
+def describe_environment(env: dict) -> str:
+    """``training_environment()`` in one line."""
+    text = (f'{env.get("cpu")} ({env.get("cpu_capability")}), {env.get("threads")} thread(s), '
+            f'torch {env.get("torch")}, numpy {env.get("numpy")}, OpenCV {env.get("opencv")}, '
+            f'mmengine {env.get("mmengine")}, mmpose {env.get("mmpose")}, '
+            f'Python {env.get("python")}')
+    if env.get('kernel_env'):
+        text += ', ' + ', '.join(f'{k}={v}' for k, v in sorted(env['kernel_env'].items()))
+    if env.get('cuda_device'):
+        text += f', {env["cuda_device"]}'
+    return text
+
+
 def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = None) -> None:
     """Run ``tools/<script> argv`` with its output appended to ``log``.
 
@@ -556,8 +697,11 @@ def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str]
     """Train ``cfg_path`` into ``work`` through ``tools/train.py --resume``.
 
     An interrupted run continues from its last checkpoint; a run with nothing
-    to resume starts as the config says (from its ``load_from`` if set).
+    to resume starts as the config says (from its ``load_from`` if set). The
+    environment each start ran in is kept in ``work/environment.json``
+    (:func:`read_environment`).
     """
+    record_environment(work)
     run_tool('train.py', [cfg_path, '--work-dir', work, '--resume', '--cfg-options',
                           f'randomness.seed={seed}'], log, echo=echo)
 

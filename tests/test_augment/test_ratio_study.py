@@ -10,7 +10,7 @@ from ._fixtures import STUDY_CFG, load_tool
 
 
 def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe, seed=None,
-                        aug=None):
+                        aug=None, environment=None):
     """Write a FABRICATED arms/<name>[@seed<S>]/metrics.json (bookkeeping tests only)."""
     d = osp.join(work_dir, 'arms', name if seed is None else f'{name}@seed{seed}')
     os.makedirs(d, exist_ok=True)
@@ -23,6 +23,8 @@ def _fabricated_metrics(work_dir, name, kind, ratio, jitter, epe, val_epe, seed=
         m['seed'] = seed
     if aug is not None:
         m['aug'] = aug
+    if environment is not None:
+        m['environment'] = environment
     with open(osp.join(d, 'metrics.json'), 'w') as f:
         json.dump(m, f)
 
@@ -200,6 +202,26 @@ def test_refuses_a_work_dir_of_another_config(tmp_path):
     proc = run_tool('tools/ratio_study.py', STUDY_CFG, '--work-dir', tmp_path, '--preset',
                     'micro', check=False)
     assert proc.returncode == 2 and 'another --work-dir' in proc.stderr
+
+
+def test_tables_warn_when_a_seeds_arms_were_trained_in_different_environments(tmp_path):
+    """The same seed gives another model under other kernels (docs/results.md): a study whose
+    arms of one seed ran in two environments says so under its table."""
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    avx2 = dict(cpu='CPU A', cpu_capability='AVX2', threads=1)
+    _fabricated_metrics(w, 'r=0', 'ratio', 0.0, False, 10.0, 10.0, environment=avx2)
+    _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 9.0, 9.0, environment=avx2)
+    study.write_reports(w, ['test'], 'CMD')
+    md = open(osp.join(w, 'results.md')).read()
+    assert 'Environment of every training: CPU A (AVX2), 1 thread(s)' in md
+    assert 'Warning' not in md
+    _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 9.0, 9.0,
+                        environment=dict(avx2, cpu_capability='AVX512'))
+    study.write_reports(w, ['test'], 'CMD')
+    md = open(osp.join(w, 'results.md')).read()
+    assert 'seed(s) 0 were trained in different environments' in md
+    assert 'r=0: cpu_capability=AVX2; r=0.5: cpu_capability=AVX512' in md
 
 
 def test_bad_ratio_is_refused(tmp_path, capsys):

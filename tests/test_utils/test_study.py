@@ -161,3 +161,41 @@ def test_run_tool_in_process_gives_each_run_its_own_named_instances(tmp_path, mo
         Visualizer._instance_dict.pop('visualizer', None)
         if had is not None:
             Visualizer._instance_dict['visualizer'] = had
+
+
+def test_training_environment_records_what_changes_the_arithmetic(tmp_path, monkeypatch):
+    """The kernels' instruction set, the threads and the versions; a restart in another
+    environment is kept beside the first, and read back as several."""
+    import torch
+
+    from mmselfdis.utils import study
+    monkeypatch.setenv('OMP_NUM_THREADS', '3')
+    monkeypatch.delenv('ATEN_CPU_CAPABILITY', raising=False)
+    env = study.training_environment()
+    assert env['threads'] == 3  # what a tool's process gets (run_logged keeps OMP_NUM_THREADS)
+    assert env['cpu_capability'] == torch.backends.cpu.get_cpu_capability()
+    assert env['torch'] == torch.__version__ and env['cpu'] and 'kernel_env' not in env
+    work = str(tmp_path / 'work')
+    assert study.read_environment(work) is None
+    study.record_environment(work)
+    study.record_environment(work)  # a resumed run in the same environment: one entry
+    assert study.read_environment(work) == env
+    monkeypatch.setenv('ATEN_CPU_CAPABILITY', 'default')
+    study.record_environment(work)
+    several = study.read_environment(work)['several']
+    assert several[0] == env and several[1]['kernel_env'] == {'ATEN_CPU_CAPABILITY': 'default'}
+
+
+def test_environment_note_warns_when_a_seeds_runs_differ():
+    from mmselfdis.utils.study import environment_note
+    one = dict(cpu='CPU A', cpu_capability='AVX2', threads=1, torch='2.14.1')
+    note = environment_note({'r=0': (0, one), 'r=0.5': (0, one)})
+    assert note.startswith('Environment of every training: CPU A (AVX2), 1 thread(s)')
+    other = dict(one, cpu_capability='AVX512')
+    note = environment_note({'r=0': (0, one), 'r=0.5': (0, other), 'r=0@1': (1, one)})
+    assert '**Warning: the runs of seed(s) 0 were trained in different environments**' in note
+    assert 'differ in cpu_capability' in note
+    assert 'seed 0: r=0: cpu_capability=AVX2; r=0.5: cpu_capability=AVX512' in note
+    note = environment_note({'r=0': (0, one), 'r=0@1': (1, other), 'old': (1, None)})
+    assert 'Warning' not in note and "seeds' differ in cpu_capability" in note
+    assert '1 run(s) without an environment record' in note and 'old' in note
