@@ -97,7 +97,7 @@ def test_table4_micro_rows_3_and_4_warm_start_and_resume(tmp_path):
     assert os.path.getmtime(w / 'rows' / '4' / 'work' / 'epoch_1.pth') == mtime
 
 
-def test_demo_micro_end_to_end(tmp_path):
+def test_demo_micro_end_to_end(tmp_path, capsys):
     w = tmp_path / 'demo'
     proc = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
                     '--micro', env=dict(OMP_NUM_THREADS='1'))
@@ -120,13 +120,13 @@ def test_demo_micro_end_to_end(tmp_path):
     assert 'PCK_mix / PCK_truth' in summary and 'judge.pth' in summary
     # another demo setting in the same work dir is refused, nothing is overwritten
     before = open(w / 'metrics.json').read()
-    bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '60', '--epochs', '1',
-                   '--micro', check=False)
-    assert bad.returncode == 2 and 'another --work-dir' in bad.stderr
+    err = refused('demo', ['--work-dir', w, '--num-poses', '60', '--epochs', '1', '--micro'],
+                  capsys)
+    assert 'another --work-dir' in err
     # so is another training seed on the same data (--train-seed: an A/B over seeds)
-    bad = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
-                   '--micro', '--train-seed', '5', check=False)
-    assert bad.returncode == 2 and 'train_seed' in bad.stderr
+    err = refused('demo', ['--work-dir', w, '--num-poses', '40', '--epochs', '1', '--micro',
+                           '--train-seed', '5'], capsys)
+    assert 'train_seed' in err
     assert open(w / 'metrics.json').read() == before
     # every stage in one process: the same figures as the subprocesses gave
     w1 = tmp_path / 'demo_in_process'
