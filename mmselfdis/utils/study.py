@@ -270,7 +270,9 @@ def training_environment() -> dict:
     if kernels:
         env['kernel_env'] = kernels
     if torch.cuda.is_available():
-        env['cuda_device'] = torch.cuda.get_device_name()
+        env['cuda'] = torch.version.cuda
+        if torch.cuda.is_initialized():  # naming the device would start CUDA in this process
+            env['cuda_device'] = torch.cuda.get_device_name()
     return env
 
 
@@ -361,8 +363,9 @@ def describe_environment(env: dict) -> str:
             f'Python {env.get("python")}')
     if env.get('kernel_env'):
         text += ', ' + ', '.join(f'{k}={v}' for k, v in sorted(env['kernel_env'].items()))
-    if env.get('cuda_device'):
-        text += f', {env["cuda_device"]}'
+    if env.get('cuda'):
+        text += f', CUDA {env["cuda"]}' + (f' ({env["cuda_device"]})'
+                                           if env.get('cuda_device') else '')
     return text
 
 
