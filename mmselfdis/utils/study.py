@@ -13,6 +13,7 @@ import gc
 import hashlib
 import importlib.util
 import itertools
+import json
 import math
 import os
 import os.path as osp
@@ -279,7 +280,6 @@ def training_environment() -> dict:
 def record_environment(work: str) -> None:
     """Add this process's :func:`training_environment` to ``work/environment.json``
     (a list: one entry per start of a training in another environment)."""
-    import json
     path = osp.join(work, 'environment.json')
     envs = []
     if osp.isfile(path):
@@ -294,7 +294,6 @@ def record_environment(work: str) -> None:
 def read_environment(work: str) -> Optional[dict]:
     """The environment a training in ``work`` ran in: ``None`` when not recorded, or
     ``{'several': [...]}`` when its starts ran in different ones."""
-    import json
     path = osp.join(work, 'environment.json')
     if not osp.isfile(path):
         return None
@@ -351,7 +350,6 @@ def environment_note(records: Dict[str, Tuple[int, Optional[dict]]]) -> str:
 
 
 def _json_key(value) -> str:
-    import json
     return json.dumps(value, sort_keys=True)
 
 

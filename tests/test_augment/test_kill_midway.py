@@ -14,14 +14,14 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, THREADS, run_tool
 from ._fixtures import STUDY_CFG
 
 
 def _env():
     env = dict(os.environ)
     env.pop('MMSELFDIS_DEBUG', None)
-    env.setdefault('OMP_NUM_THREADS', '2')
+    env.setdefault('OMP_NUM_THREADS', str(THREADS))
     return env
 
 
