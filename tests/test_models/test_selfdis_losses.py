@@ -504,6 +504,67 @@ def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
         torch.testing.assert_close(a[k], b[k])
 
 
+def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
+    """background.fill_sigma: the inpainted fill (only there) is low-passed like OpenCV's
+    GaussianBlur of the inpainted image, in mixes (eval mode); the drawn hand, the rest of y
+    and training are unchanged; it needs inpaint."""
+    import cv2
+    from mmselfdis.models.heads import BackgroundPainter
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 1, 32, 32, generator=g) * 255
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., 8:20, 8:20] = 1
+    sharp, smooth = (BackgroundPainter.prefill(img, region, sigma=s) for s in (0.0, 2.0))
+    src = img[0, 0].numpy()
+    lo, span = float(src.min()), (float(src.max()) - float(src.min())) / 255
+    ref = cv2.GaussianBlur(cv2.inpaint(np.ascontiguousarray((src - lo) / span),
+                                       region[0, 0].numpy().astype(np.uint8), 3.0,
+                                       cv2.INPAINT_TELEA), (0, 0), 2.0) * span + lo
+    inside = region == 1
+    torch.testing.assert_close(smooth[inside], torch.from_numpy(ref)[inside[0, 0]],
+                               atol=1e-2, rtol=0)
+    torch.testing.assert_close(smooth[~inside], img[~inside])
+    # the fill varies less from pixel to pixel
+    tv = [(f[..., 9:19, 9:18] - f[..., 9:19, 10:19]).abs().mean() for f in (sharp, smooth)]
+    assert tv[1] < tv[0]
+    with pytest.raises(ValueError, match='fill_sigma must be >= 0'):
+        BackgroundPainter(inpaint=True, fill_sigma=-1)
+    with pytest.raises(ValueError, match='needs inpaint=True'):
+        BackgroundPainter(fill_sigma=2.0)
+
+    smooth_cfg = dict(INPAINT, background=dict(radius=0.06, inpaint=True, fill_sigma=2.0))
+    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, smooth_cfg)]
+    models[1].load_state_dict(models[0].state_dict())
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    vis = torch.ones(2, 21).numpy()
+    mixes = []
+    for m in models:
+        m.eval()
+        with torch.no_grad():
+            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                               app_keypoints_visible=vis))
+    sd = models[0].selfdis
+    with torch.no_grad():
+        drawn = sd.hand_region(sd.label_maps(kpts, vis))
+        y_hand = sd.hand_region(sd.label_maps(ykp, vis))
+    changed = (mixes[0] - mixes[1]).abs() > 1e-3
+    only_y = ((y_hand > 0.5) & (drawn == 0)).expand_as(y)
+    assert changed[only_y].any()  # the fill where only y's hand was is smoothed
+    assert not changed[(y_hand <= 0.5).expand_as(y) & (drawn == 0).expand_as(y)].any()
+    for m in models:  # training: the same losses with and without the option
+        m.train()
+    _, samples = make_batch(N, 3, seed=1)
+    inputs = torch.randn(N, 3, 64, 64)
+    torch.manual_seed(0)
+    a = models[0].loss(inputs, samples)
+    torch.manual_seed(0)
+    b = models[1].loss(inputs, samples)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+
+
 @pytest.mark.parametrize('source', ['backbone.layer2', 'image'], ids=['tapped', 'image'])
 def test_cycle_pose_sigma_low_passes_the_mix_for_the_pose_path_only(source):
     """cycle_pose_sigma: the pose estimator re-reads each mix blurred (L_cycle-pose and

@@ -47,13 +47,21 @@ class BackgroundPainter:
             seen is not the true one at any pixel; a pixel-aligned measure
             counts it as error (docs/results.md, "A low-pass on the painted
             hand").
+        fill_sigma: With ``inpaint``, when mixing (eval mode, as
+            ``paint_sigma``), the inpainted fill where ``y``'s hand was is
+            low-passed by a Gaussian of this standard deviation in pixels
+            (0: off); the rest of ``y`` and the painted hand are unchanged.
+            Classical inpainting continues the edges around the region into
+            it as streaks that the true scene does not have (docs/results.md,
+            "Smoothing the inpainted fill").
     """
 
-    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint', 'paint_sigma')
+    KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint', 'paint_sigma',
+            'fill_sigma')
 
     def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
                  context: bool = False, tones: bool = False, inpaint: bool = False,
-                 paint_sigma: float = 0.0) -> None:
+                 paint_sigma: float = 0.0, fill_sigma: float = 0.0) -> None:
         self.region_options = dict(radius=radius, arm_radius=arm_radius,
                                    arm_length=arm_length)
         self.context = bool(context)
@@ -66,6 +74,13 @@ class BackgroundPainter:
         if not self.paint_sigma >= 0:
             raise ValueError(f'selfdis.background.paint_sigma must be >= 0 (pixels; 0 = off), '
                              f'got {paint_sigma!r}')
+        self.fill_sigma = float(fill_sigma)
+        if not self.fill_sigma >= 0:
+            raise ValueError(f'selfdis.background.fill_sigma must be >= 0 (pixels; 0 = off), '
+                             f'got {fill_sigma!r}')
+        if self.fill_sigma and not self.inpaint:
+            raise ValueError('selfdis.background.fill_sigma smooths the inpainted fill: it needs '
+                             'inpaint=True')
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
@@ -75,7 +90,7 @@ class BackgroundPainter:
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
                              f'{cls.KEYS} (hand_region options, context, tones, inpaint, '
-                             f'paint_sigma), got {cfg!r}')
+                             f'paint_sigma, fill_sigma), got {cfg!r}')
         return cls(**cfg)
 
     # ------------------------------------------------------------ decoder sizes
@@ -99,30 +114,36 @@ class BackgroundPainter:
                            **self.region_options)
 
     def prepare(self, bg: Tensor, bg_hand: Tensor, drawn: Tensor,
-                clean: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+                clean: Optional[Tensor] = None,
+                fill_sigma: float = 0.0) -> Tuple[Tensor, Tensor]:
         """The image to paint over and the hole, for a hand drawn at ``drawn`` over ``bg``
         whose own hand is at ``bg_hand``.
 
         Without ``inpaint``: ``bg`` as it is, and both hands' regions as the hole; with
         it: ``bg`` with its own hand inpainted away (:meth:`prefill`; ``clean`` when that
-        was computed already), and the drawn hand's region as the hole.
+        was computed already; its fill low-passed with ``fill_sigma`` > 0), and the drawn
+        hand's region as the hole.
 
         Note:
             - bg, clean: ``(N, C, H, W)``; bg_hand, drawn, the hole: ``(N, 1, H, W)``
         """
         if self.inpaint:
-            return (self.prefill(bg, bg_hand) if clean is None else clean), drawn
+            if clean is None:
+                clean = self.prefill(bg, bg_hand, sigma=fill_sigma)
+            return clean, drawn
         return bg, torch.maximum(bg_hand, drawn)
 
     @staticmethod
-    def prefill(img: Tensor, region: Tensor, radius: float = 3.0) -> Tensor:
+    def prefill(img: Tensor, region: Tensor, radius: float = 3.0,
+                sigma: float = 0.0) -> Tensor:
         """``img`` with ``region > 0.5`` filled by OpenCV's inpainting (Telea) from the
         pixels around it, per image and channel.
 
         The filled values are constants (no gradient); elsewhere ``img`` passes
         through unchanged, gradient included. Each image and channel is mapped to
         ``0..255`` for the inpainting and back, so the result does not depend on the
-        scale of the values (image or normalised space).
+        scale of the values (image or normalised space). ``sigma > 0``: the fill is
+        low-passed by a Gaussian of that standard deviation (pixels) after inpainting.
 
         Note:
             - img: ``(N, C, H, W)``; region: ``(N, 1, H, W)``; return: like ``img``
@@ -141,6 +162,8 @@ class BackgroundPainter:
                 span = max(hi - lo, 1e-6) / 255.0
                 filled = cv2.inpaint(np.ascontiguousarray((src[i, c] - lo) / span), masks[i],
                                      radius, cv2.INPAINT_TELEA)
+                if sigma > 0:
+                    filled = cv2.GaussianBlur(filled, (0, 0), sigma)
                 fill[i, c] = filled * span + lo
         fill = torch.from_numpy(fill).to(img.device, img.dtype)
         return img * (1 - mask) + fill * mask
@@ -204,4 +227,4 @@ class BackgroundPainter:
     def __repr__(self) -> str:
         return (f'BackgroundPainter({self.region_options}, context={self.context}, '
                 f'tones={self.with_tones}, inpaint={self.inpaint}, '
-                f'paint_sigma={self.paint_sigma})')
+                f'paint_sigma={self.paint_sigma}, fill_sigma={self.fill_sigma})')

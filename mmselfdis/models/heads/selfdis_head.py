@@ -551,8 +551,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                              'appearance was encoded from) and background_maps= (their '
                              'heatmaps)')
         bg_hand = self.hand_region(background_maps.to(p.device, p.dtype))
+        # the inpainted fill's low-pass, like the paint's, is for mixes, not for training
+        fill_sigma = 0.0 if self.training else self.background.fill_sigma
         bg, hole = self.background.prepare(background.to(p.dtype), bg_hand,
-                                           self.hand_region(maps))
+                                           self.hand_region(maps), fill_sigma=fill_sigma)
         return self._decode(p, maps, a.to(p.dtype), bg=bg, hole=hole, bg_hand=bg_hand)
 
     def label_maps(self, keypoints, keypoints_visible=None) -> Tensor:
