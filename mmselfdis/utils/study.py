@@ -161,6 +161,12 @@ def check_manifest(work_dir: str, manifest: dict, keys: Sequence[str]) -> None:
     atomic_write(path, mmengine.dump(manifest, file_format='json', indent=2))
 
 
+def tool_threads() -> int:
+    """The thread count a tool's process gets from :func:`run_logged`: this
+    process's ``OMP_NUM_THREADS``, else every core."""
+    return int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count() or 1)
+
+
 def run_logged(cmd: List[str], log: str, env: Optional[dict] = None,
                echo: Optional[str] = None) -> None:
     """Run ``cmd`` in the repository root, appending its output to ``log``.
@@ -176,7 +182,7 @@ def run_logged(cmd: List[str], log: str, env: Optional[dict] = None,
         RuntimeError: The command failed; the message has the log's tail.
     """
     full_env = dict(os.environ)
-    full_env.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+    full_env['OMP_NUM_THREADS'] = str(tool_threads())
     full_env.setdefault('PYTHONUNBUFFERED', '1')
     full_env.update(env or {})
     with open(log, 'a') as f:
@@ -258,10 +264,7 @@ def training_environment() -> dict:
     import numpy
     import torch
     import mmpose
-    if _IN_PROCESS:
-        threads = torch.get_num_threads()
-    else:  # what run_logged gives a tool's process
-        threads = int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count() or 1)
+    threads = torch.get_num_threads() if _IN_PROCESS else tool_threads()
     env = dict(cpu=_cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                threads=threads, torch=torch.__version__, numpy=numpy.__version__,
                opencv=cv2.__version__, mmengine=mmengine.__version__,
