@@ -26,7 +26,10 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   the true render's mean over it (a silhouette of the right brightness);
   ``inpaint_y_dots_x``: that with black dots (radius 1.5 px) at x's visible
   keypoints instead: a mark of the pose, no hand (what a judge that finds
-  x's pose in it rewards is marks, not hands).
+  x's pose in it rewards is marks, not hands);
+  ``inpaint_y_fill_smoothed`` (with ``--fill-sigma``): y inpainted as the
+  painter does it (``BackgroundPainter.prefill``) with the fill low-passed,
+  no hand drawn (what ``selfdis.background.fill_sigma`` can give).
 
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
@@ -66,6 +69,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
+from mmengine.config import DictAction
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -94,6 +99,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'y at x\'s crop, y with its hand inpainted, the generator\'s mix (with '
                         '--checkpoint), the same with its hand blurred, and the true render')
     parser.add_argument('--strip-rows', type=int, default=8, help='rows of --strip (default 8)')
+    parser.add_argument('--fill-sigma', type=float, default=0.0,
+                        help='also the row inpaint_y_fill_smoothed: y inpainted as the painter '
+                        'does it (BackgroundPainter.prefill), its fill low-passed by this '
+                        'sigma in pixels (selfdis.background.fill_sigma)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override settings of CONFIG (e.g. the generator\'s '
+                        'model.selfdis.background.fill_sigma=2.0)')
     parser.add_argument('--out', help='write the figures as JSON here')
     return parser.parse_args(argv)
 
@@ -119,6 +131,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     if args.data_root:
         set_data_root(cfg, osp.abspath(args.data_root))
@@ -202,6 +215,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                  oracle_smooth=paint(blurred, hole),
                  oracle_smooth_exact=paint(blurred, exact), oracle_flat=paint(flat, hole),
                  oracle_sharp=paint(truth, hole))
+    if args.fill_sigma > 0:
+        mixes['inpaint_y_fill_smoothed'] = BackgroundPainter.prefill(
+            aligned, hole_y, sigma=args.fill_sigma).clamp(0, 255).round()
     out: Dict[str, float] = dict(samples=n, hole_fraction=float(hole.mean()),
                                  exact_hole_fraction=float(exact.mean()),
                                  hole_covers_differences=float(

@@ -419,8 +419,12 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     assert out['inpaint_y_dots_x_detail_rms_x_hand'] > out['inpaint_y_detail_rms_x_hand'] + 1
     assert out['inpaint_y_dots_x_L1_y_hand_only'] == pytest.approx(
         out['inpaint_y_L1_y_hand_only'], abs=0.5)
-    sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01'])
+    sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01', '--fill-sigma', '2'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
+    # the painter's inpainting with a smoothed fill: y itself outside y's hand, less detail in it
+    assert sharp['inpaint_y_fill_smoothed_L1_outside_hole'] == pytest.approx(
+        sharp['copy_app_aligned_L1_outside_hole'], abs=0.5)
+    assert 'inpaint_y_fill_smoothed_SSIM' in sharp and 'inpaint_y_fill_smoothed_SSIM' not in out
     metric = DisentanglementMetric(paired=True)
     ds = synth_dataset(synth_root, 'test')
     for batch in batches(ds, 8, limit=8):
