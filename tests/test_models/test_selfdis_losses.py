@@ -454,6 +454,30 @@ def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 
 
+def _eval_option_twins(option_cfg, x, y, kpts, ykp, vis):
+    """Two inpainting models with the same weights, without and with an eval-only
+    ``selfdis.background`` option: their mixes of ``(x, y)``. Checks that in training the
+    option changes nothing (the same losses)."""
+    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, option_cfg)]
+    models[1].load_state_dict(models[0].state_dict())
+    mixes = []
+    for m in models:
+        m.eval()
+        with torch.no_grad():
+            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                               app_keypoints_visible=vis))
+    _, samples = make_batch(N, 3, seed=1)
+    inputs = torch.randn(N, 3, 64, 64)
+    losses = []
+    for m in models:
+        m.train()
+        torch.manual_seed(0)
+        losses.append(m.loss(inputs, samples))
+    for k in losses[0]:
+        torch.testing.assert_close(losses[0][k], losses[1][k])
+    return models[0].selfdis, mixes
+
+
 def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
     """background.paint_sigma: in eval mode (mixing) the painted colour is blurred like
     OpenCV's GaussianBlur before compositing; in training the paint is as decoded."""
@@ -474,34 +498,18 @@ def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
         BackgroundPainter(paint_sigma=-1)
 
     blur = dict(INPAINT, background=dict(radius=0.06, inpaint=True, paint_sigma=2.0))
-    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, blur)]
-    models[1].load_state_dict(models[0].state_dict())
     x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
     kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
     vis = torch.ones(2, 21).numpy()
-    mixes = []
-    for m in models:
-        m.eval()
-        with torch.no_grad():
-            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=kpts,
-                               app_keypoints_visible=vis))
-    drawn = models[0].selfdis.hand_region(models[0].selfdis.label_maps(kpts, vis))
+    # in training the decoded images are the same with and without the option
+    sd, mixes = _eval_option_twins(blur, x, y, kpts, kpts, vis)
+    drawn = sd.hand_region(sd.label_maps(kpts, vis))
     inside = (drawn == 1).expand_as(x)
     assert (mixes[0] - mixes[1])[inside].abs().mean() > 1  # the paint is blurred
     # the paint's high frequencies are gone: neighbouring pixels differ less
     tv = [(m[:, :, 1:] - m[:, :, :-1])[inside[:, :, 1:] & inside[:, :, :-1]].abs().mean()
           for m in mixes]
     assert tv[1] < tv[0]
-    for m in models:  # training: the same decoded images with and without the option
-        m.train()
-    _, samples = make_batch(N, 3, seed=1)
-    inputs = torch.randn(N, 3, 64, 64)
-    torch.manual_seed(0)
-    a = models[0].loss(inputs, samples)
-    torch.manual_seed(0)
-    b = models[1].loss(inputs, samples)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k])
 
 
 def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
@@ -533,19 +541,12 @@ def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
         BackgroundPainter(fill_sigma=2.0)
 
     smooth_cfg = dict(INPAINT, background=dict(radius=0.06, inpaint=True, fill_sigma=2.0))
-    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, smooth_cfg)]
-    models[1].load_state_dict(models[0].state_dict())
     x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
     kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
     ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
     vis = torch.ones(2, 21).numpy()
-    mixes = []
-    for m in models:
-        m.eval()
-        with torch.no_grad():
-            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
-                               app_keypoints_visible=vis))
-    sd = models[0].selfdis
+    # in training the losses are the same with and without the option
+    sd, mixes = _eval_option_twins(smooth_cfg, x, y, kpts, ykp, vis)
     with torch.no_grad():
         drawn = sd.hand_region(sd.label_maps(kpts, vis))
         y_hand = sd.hand_region(sd.label_maps(ykp, vis))
@@ -553,16 +554,6 @@ def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
     only_y = ((y_hand > 0.5) & (drawn == 0)).expand_as(y)
     assert changed[only_y].any()  # the fill where only y's hand was is smoothed
     assert not changed[(y_hand <= 0.5).expand_as(y) & (drawn == 0).expand_as(y)].any()
-    for m in models:  # training: the same losses with and without the option
-        m.train()
-    _, samples = make_batch(N, 3, seed=1)
-    inputs = torch.randn(N, 3, 64, 64)
-    torch.manual_seed(0)
-    a = models[0].loss(inputs, samples)
-    torch.manual_seed(0)
-    b = models[1].loss(inputs, samples)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k])
 
 
 @pytest.mark.parametrize('source', ['backbone.layer2', 'image'], ids=['tapped', 'image'])
