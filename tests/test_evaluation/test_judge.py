@@ -204,6 +204,13 @@ def fitted(synth_root):
     return gen, judge.requires_grad_(False), batches(synth_dataset(synth_root, 'train'), 16, n)
 
 
+# The pattern's bound, in grey levels (of 255): faint, and strong enough that the generator's
+# branch reads x's pose in it by a wide margin. At 8 the branch's PCK on the mix was 0.30 above
+# the floor on one machine and just under it on another (the threshold below is 0.3); at 12,
+# 0.43 above, while the judge stays within 0.03 of the floor.
+EPS = 12.0
+
+
 def _score(gen, judge, data, eps: float) -> dict:
     metric = DisentanglementMetric(paired=False)
     metric.bind_model(gen)
@@ -220,7 +227,7 @@ def _score(gen, judge, data, eps: float) -> dict:
 
 def test_a_mix_that_hides_x_pose_from_everyone_but_the_generator_scores_the_floor(fitted):
     gen, judge, data = fitted
-    m = _score(gen, judge, data, eps=8.0)
+    m = _score(gen, judge, data, eps=EPS)
     # both readers see the poses of real crops (else nothing can be concluded)
     assert m['PCK_x'] > m['PCK_copy_app'] + 0.3, m
     assert m['self_PCK_x'] > m['self_PCK_copy_app'] + 0.3, m
@@ -240,7 +247,7 @@ def test_the_same_test_fails_when_the_judge_is_the_generators_own_branch(fitted)
     branch = MODELS.build(branch_cfg)
     own = {k: v for k, v in gen.state_dict().items() if not k.startswith('selfdis.')}
     branch.load_state_dict(own)  # the generator's pose path, passed off as a judge
-    m = _score(gen, branch.eval(), data, eps=8.0)
+    m = _score(gen, branch.eval(), data, eps=EPS)
     assert abs(m['PCK_mix'] - m['PCK_copy_app']) > 0.3, m  # fooled: the floor test fails
     np.testing.assert_allclose(m['PCK_mix'], m['self_PCK_mix'])
 
