@@ -29,7 +29,10 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   x's pose in it rewards is marks, not hands);
   ``inpaint_y_fill_smoothed`` (with ``--fill-sigma``): y inpainted as the
   painter does it (``BackgroundPainter.prefill``) with the fill low-passed,
-  no hand drawn (what ``selfdis.background.fill_sigma`` can give).
+  no hand drawn (what ``selfdis.background.fill_sigma`` can give);
+  ``inpaint_y_fill_grown`` (with ``--fill-margin``): the same with y's hand
+  region grown by the margin before inpainting (and the fill low-passed with
+  ``--fill-sigma``; ``selfdis.background.fill_margin``).
 
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
@@ -103,6 +106,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='also the row inpaint_y_fill_smoothed: y inpainted as the painter '
                         'does it (BackgroundPainter.prefill), its fill low-passed by this '
                         'sigma in pixels (selfdis.background.fill_sigma)')
+    parser.add_argument('--fill-margin', type=float, default=0.0,
+                        help='also the row inpaint_y_fill_grown: y\'s hand region grown by this '
+                        'fraction of the side (both radii) before the painter\'s inpainting '
+                        '(with --fill-sigma\'s low-pass; selfdis.background.fill_margin)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override settings of CONFIG (e.g. the generator\'s '
                         'model.selfdis.background.fill_sigma=2.0)')
@@ -218,6 +225,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     if args.fill_sigma > 0:
         mixes['inpaint_y_fill_smoothed'] = BackgroundPainter.prefill(
             aligned, hole_y, sigma=args.fill_sigma).clamp(0, 255).round()
+    if args.fill_margin > 0:
+        grown = painter.hand_region(keypoint_heatmaps(codec, ky, vis[partner]), (h, w),
+                                    margin=args.fill_margin)
+        mixes['inpaint_y_fill_grown'] = BackgroundPainter.prefill(
+            aligned, grown, sigma=args.fill_sigma).clamp(0, 255).round()
     out: Dict[str, float] = dict(samples=n, hole_fraction=float(hole.mean()),
                                  exact_hole_fraction=float(exact.mean()),
                                  hole_covers_differences=float(

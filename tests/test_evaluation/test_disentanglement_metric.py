@@ -419,12 +419,17 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     assert out['inpaint_y_dots_x_detail_rms_x_hand'] > out['inpaint_y_detail_rms_x_hand'] + 1
     assert out['inpaint_y_dots_x_L1_y_hand_only'] == pytest.approx(
         out['inpaint_y_L1_y_hand_only'], abs=0.5)
-    sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01', '--fill-sigma', '2'])
+    sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01', '--fill-sigma', '2',
+                       '--fill-margin', '0.03'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
     # the painter's inpainting with a smoothed fill: y itself outside y's hand, less detail in it
     assert sharp['inpaint_y_fill_smoothed_L1_outside_hole'] == pytest.approx(
         sharp['copy_app_aligned_L1_outside_hole'], abs=0.5)
     assert 'inpaint_y_fill_smoothed_SSIM' in sharp and 'inpaint_y_fill_smoothed_SSIM' not in out
+    # the grown region: more of y's pixels outside the holes are replaced by the fill
+    assert 'inpaint_y_fill_grown_SSIM' in sharp and 'inpaint_y_fill_grown_SSIM' not in out
+    assert abs(sharp['inpaint_y_fill_grown_L1_outside_hole'] -
+               sharp['inpaint_y_fill_smoothed_L1_outside_hole']) > 0.05
     metric = DisentanglementMetric(paired=True)
     ds = synth_dataset(synth_root, 'test')
     for batch in batches(ds, 8, limit=8):

@@ -454,11 +454,14 @@ def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 
 
-def _eval_option_twins(option_cfg, x, y, kpts, ykp, vis):
+def _eval_option_twins(option_cfg, x, y, kpts, ykp, vis, opaque=False):
     """Two inpainting models with the same weights, without and with an eval-only
     ``selfdis.background`` option: their mixes of ``(x, y)``. Checks that in training the
-    option changes nothing (the same losses)."""
+    option changes nothing (the same losses). ``opaque``: both decoders show the appearance
+    image outside the holes (:func:`_opaque_outside`)."""
     models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, option_cfg)]
+    if opaque:
+        _opaque_outside(models[0])
     models[1].load_state_dict(models[0].state_dict())
     mixes = []
     for m in models:
@@ -554,6 +557,44 @@ def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
     only_y = ((y_hand > 0.5) & (drawn == 0)).expand_as(y)
     assert changed[only_y].any()  # the fill where only y's hand was is smoothed
     assert not changed[(y_hand <= 0.5).expand_as(y) & (drawn == 0).expand_as(y)].any()
+
+
+def test_background_fill_margin_grows_the_inpainted_region_of_mixes_only():
+    """background.fill_margin: in mixes (eval mode) y's hand region that is inpainted is the
+    one with both radii grown by the margin; the mix is y inpainted over that region outside
+    the drawn hand; training is unchanged; it needs inpaint and a margin in [0, 0.5)."""
+    from mmselfdis.models.heads import BackgroundPainter
+    g = torch.Generator().manual_seed(0)
+    painter = BackgroundPainter(radius=0.06, arm_radius=0.08, inpaint=True, fill_margin=0.03)
+    wide = BackgroundPainter(radius=0.09, arm_radius=0.11, inpaint=True)
+    maps = torch.rand(2, 21, 16, 16, generator=g)
+    torch.testing.assert_close(painter.hand_region(maps, (64, 64), margin=0.03),
+                               wide.hand_region(maps, (64, 64)))
+    base = painter.hand_region(maps, (64, 64))
+    assert (painter.hand_region(maps, (64, 64), margin=0.03) >= base).all()
+    with pytest.raises(ValueError, match='fill_margin must be in'):
+        BackgroundPainter(inpaint=True, fill_margin=-0.01)
+    with pytest.raises(ValueError, match='needs inpaint=True'):
+        BackgroundPainter(fill_margin=0.02)
+
+    grow_cfg = dict(INPAINT, background=dict(radius=0.06, inpaint=True, fill_margin=0.03))
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
+    vis = torch.ones(2, 21).numpy()
+    # in training the losses are the same with and without the option
+    sd, mixes = _eval_option_twins(grow_cfg, x, y, kpts, ykp, vis, opaque=True)
+    with torch.no_grad():
+        drawn = sd.hand_region(sd.label_maps(kpts, vis))
+        y_maps = sd.label_maps(ykp, vis)
+        y_hand, y_grown = sd.hand_region(y_maps), sd.hand_region(y_maps, margin=0.03)
+    outside = (drawn == 0).expand_as(y)
+    for mix, region in zip(mixes, (y_hand, y_grown)):
+        torch.testing.assert_close(mix[outside], BackgroundPainter.prefill(y, region)[outside],
+                                   atol=1e-2, rtol=0)
+    ring = ((y_grown > 0.5) & (y_hand <= 0.5) & (drawn == 0)).expand_as(y)
+    assert ring.any() and (mixes[1] - y)[ring].abs().mean() > 1  # the ring is inpainted too
+    assert not ((mixes[0] - y)[ring].abs() > 1e-2).any()  # without the margin it stays y
 
 
 @pytest.mark.parametrize('source', ['backbone.layer2', 'image'], ids=['tapped', 'image'])

@@ -54,14 +54,23 @@ class BackgroundPainter:
             Classical inpainting continues the edges around the region into
             it as streaks that the true scene does not have (docs/results.md,
             "Smoothing the inpainted fill").
+        fill_margin: With ``inpaint``, when mixing (eval mode, as
+            ``paint_sigma``), the region of ``y``'s own hand that is inpainted
+            away is grown by this fraction of the crop side (added to
+            ``radius`` and ``arm_radius``; 0: off); the hole the decoder
+            paints is unchanged. The capsules around ``y``'s labelled bones
+            leave the edge of a thick hand and the near part of its cast
+            shadow behind, where the true scene has background
+            (docs/results.md, "Growing the inpainted region").
     """
 
     KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint', 'paint_sigma',
-            'fill_sigma')
+            'fill_sigma', 'fill_margin')
 
     def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
                  context: bool = False, tones: bool = False, inpaint: bool = False,
-                 paint_sigma: float = 0.0, fill_sigma: float = 0.0) -> None:
+                 paint_sigma: float = 0.0, fill_sigma: float = 0.0,
+                 fill_margin: float = 0.0) -> None:
         self.region_options = dict(radius=radius, arm_radius=arm_radius,
                                    arm_length=arm_length)
         self.context = bool(context)
@@ -81,6 +90,13 @@ class BackgroundPainter:
         if self.fill_sigma and not self.inpaint:
             raise ValueError('selfdis.background.fill_sigma smooths the inpainted fill: it needs '
                              'inpaint=True')
+        self.fill_margin = float(fill_margin)
+        if not 0 <= self.fill_margin < 0.5:
+            raise ValueError(f'selfdis.background.fill_margin must be in [0, 0.5) (a fraction of '
+                             f'the crop side; 0 = off), got {fill_margin!r}')
+        if self.fill_margin and not self.inpaint:
+            raise ValueError('selfdis.background.fill_margin grows the inpainted region: it needs '
+                             'inpaint=True')
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
@@ -90,7 +106,7 @@ class BackgroundPainter:
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
                              f'{cls.KEYS} (hand_region options, context, tones, inpaint, '
-                             f'paint_sigma, fill_sigma), got {cfg!r}')
+                             f'paint_sigma, fill_sigma, fill_margin), got {cfg!r}')
         return cls(**cfg)
 
     # ------------------------------------------------------------ decoder sizes
@@ -103,15 +119,19 @@ class BackgroundPainter:
         return image_channels + 1 if self.context else 0
 
     # ---------------------------------------------------------------- operations
-    def hand_region(self, maps: Tensor, size: Sequence[int]) -> Tensor:
-        """Where the hand of heatmaps ``maps`` covers a crop of ``size`` ``(h, w)``.
+    def hand_region(self, maps: Tensor, size: Sequence[int], margin: float = 0.0) -> Tensor:
+        """Where the hand of heatmaps ``maps`` covers a crop of ``size`` ``(h, w)``;
+        ``margin`` (a fraction of the side) is added to both radii.
 
         Note:
             - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)``
         """
         points, conf = soft_argmax(maps, HOLE_BETA)
-        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), size,
-                           **self.region_options)
+        options = dict(self.region_options)
+        if margin:
+            options['radius'] += margin
+            options['arm_radius'] += margin
+        return hand_region(points.to(maps.dtype), conf.to(maps.dtype), size, **options)
 
     def prepare(self, bg: Tensor, bg_hand: Tensor, drawn: Tensor,
                 clean: Optional[Tensor] = None,
@@ -227,4 +247,5 @@ class BackgroundPainter:
     def __repr__(self) -> str:
         return (f'BackgroundPainter({self.region_options}, context={self.context}, '
                 f'tones={self.with_tones}, inpaint={self.inpaint}, '
-                f'paint_sigma={self.paint_sigma}, fill_sigma={self.fill_sigma})')
+                f'paint_sigma={self.paint_sigma}, fill_sigma={self.fill_sigma}, '
+                f'fill_margin={self.fill_margin})')

@@ -550,9 +550,11 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                              '(selfdis.background): pass background= (the images the '
                              'appearance was encoded from) and background_maps= (their '
                              'heatmaps)')
-        bg_hand = self.hand_region(background_maps.to(p.device, p.dtype))
-        # the inpainted fill's low-pass, like the paint's, is for mixes, not for training
-        fill_sigma = 0.0 if self.training else self.background.fill_sigma
+        # the inpainted region's margin and its fill's low-pass, like the paint's, are for
+        # mixes, not for training
+        fill_sigma, fill_margin = (0.0, 0.0) if self.training else (
+            self.background.fill_sigma, self.background.fill_margin)
+        bg_hand = self.hand_region(background_maps.to(p.device, p.dtype), margin=fill_margin)
         bg, hole = self.background.prepare(background.to(p.dtype), bg_hand,
                                            self.hand_region(maps), fill_sigma=fill_sigma)
         return self._decode(p, maps, a.to(p.dtype), bg=bg, hole=hole, bg_hand=bg_hand)
@@ -620,16 +622,16 @@ class SelfDisHead(SelfDisLosses, BaseModule):
     composite = staticmethod(BackgroundPainter.composite)
     tones = staticmethod(BackgroundPainter.tones)
 
-    def hand_region(self, maps: Tensor) -> Tensor:
+    def hand_region(self, maps: Tensor, margin: float = 0.0) -> Tensor:
         """Where the hand of heatmaps ``maps`` covers the crop (``selfdis.background``;
-        :meth:`BackgroundPainter.hand_region` at ``input_size``).
+        :meth:`BackgroundPainter.hand_region` at ``input_size``, radii grown by ``margin``).
 
         Note:
             - maps: ``(N, K, h, w)``; return: ``(N, 1, H, W)`` at ``input_size``
         """
         painter = self.background or BackgroundPainter()
         w, h = self.input_size
-        return painter.hand_region(maps, (h, w))
+        return painter.hand_region(maps, (h, w), margin=margin)
 
     def _source(self, inputs: Tensor) -> Tensor:
         if self.appearance_source == 'image':
