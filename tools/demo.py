@@ -6,8 +6,10 @@
    architecture and its own weights, cached in ``<data>/judge/``), or take
    ``--judge CONFIG CKPT``;
 3. train self-disentanglement briefly (``tools/train.py`` with
-   ``configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py``; the
-   training log's lines are shown as it goes);
+   ``configs/demo/selfdis-demo-hands_unet_synthhands-mono-64x64.py``, the hand
+   painted over the appearance image; ``--preset gpu``:
+   ``configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py``; ``--config``:
+   another; the training log's lines are shown as it goes);
 4. evaluate it on the test split with the pose metrics and
    ``DisentanglementMetric`` judged by the judge (``tools/test.py``);
 5. draw the swap grid (``tools/swap_grid.py``, with the true renders below the
@@ -48,6 +50,13 @@ from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # 
                                    train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
+# The config of each preset. cpu: the painter that met the paired goals at the pose image's
+# crop (docs/results.md, "Growing the inpainted region"); gpu: the demo config it builds on
+# (the painter inpaints on the CPU, image by image, which the gpu preset's budget was not
+# sized for).
+PRESET_CONFIGS = dict(
+    cpu=osp.join(REPO, 'configs', 'demo', 'selfdis-demo-hands_unet_synthhands-mono-64x64.py'),
+    gpu=DEMO_CONFIG)
 
 # Shown in the summary: (metric key, label, what it means)
 SUMMARY_KEYS = (
@@ -106,9 +115,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/demo',
                         help='where everything goes (default work_dirs/demo)')
     parser.add_argument('--preset', choices=('cpu', 'gpu'), default='cpu',
-                        help='cpu: the demo config on 2 CPU cores (default); gpu: the paper\'s '
+                        help='cpu: the demo on 2 CPU cores (default); gpu: the paper\'s '
                         'width (base 64), batch (128) and 64x64 heatmaps on a larger set, every '
                         'stage in this process, for one large GPU (<= 8 min)')
+    parser.add_argument('--config', default=None,
+                        help='the model and evaluation config (default: '
+                        'configs/demo/selfdis-demo-hands_unet_synthhands-mono-64x64.py; gpu: '
+                        'configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py)')
     parser.add_argument('--num-poses', type=int, default=None,
                         help='poses to render, 2 appearances each (default 2000; gpu: '
                         f'{GPU_PRESET["num_poses"]})')
@@ -155,6 +168,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError(f'--epochs must be >= 1, got {args.epochs}')
     if args.judge_epochs is not None and args.judge_epochs < 1:
         raise StudyError(f'--judge-epochs must be >= 1, got {args.judge_epochs}')
+    if args.config is None:
+        args.config = PRESET_CONFIGS[args.preset]
+    elif not osp.isfile(args.config):
+        raise StudyError(f'--config {args.config}: no such file (the demo configs are in '
+                         f'{osp.join(REPO, "configs", "demo")})')
     missing = [f for f in args.judge or () if not osp.isfile(f)]
     if missing:
         raise StudyError(f'--judge CONFIG CKPT: {" and ".join(missing)} not found '
@@ -163,9 +181,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def demo_config(args: argparse.Namespace):
-    """The demo config with the preset, ``--epochs`` and ``--micro`` applied."""
+    """``--config`` with the preset, ``--epochs`` and ``--micro`` applied."""
     from mmengine.config import Config
-    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg = Config.fromfile(args.config)
     if args.preset == 'gpu':
         apply_options(cfg, GPU_PRESET['options'])
         set_codec(cfg, GPU_PRESET['codec'])
@@ -290,9 +308,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         if key in metrics:
             lines.append(f'| {label} | {metrics[key]:.3f} | {meaning} |')
     table = '\n'.join(lines)
+    if any(isinstance(m, dict) and m.get('appearance_crop') == 'pose'
+           for m in cfg.get('test_evaluator') or ()):
+        table += ("\n\nEach measured mix was given y's image cropped where x was (the metric's "
+                  "appearance_crop='pose'; docs/metrics.md); the swap grid shows y's own crops.")
     minutes = (time.time() - t0) / 60
     summary = (f'# mmselfdis demo\n\n{args.num_poses} poses x 2 appearances, {epochs} epochs '
-               f'of self-disentanglement (`{osp.relpath(DEMO_CONFIG, REPO)}`, preset '
+               f'of self-disentanglement (`{osp.relpath(osp.abspath(args.config), REPO)}`, '
+               f'preset '
                f'{args.preset}; the run\'s config: {osp.relpath(cfg_path)}), '
                f'{minutes:.1f} min in all ({(t_train - t0) / 60:.1f} min to the trained model).'
                f'\n\n{table}\n\nThe judge ({judge_files[1]}) is a pose estimator trained on '

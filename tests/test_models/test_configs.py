@@ -95,3 +95,27 @@ def test_demo_background_config_paints_over_the_appearance_image():
     cfg.model.selfdis.pop('background')
     cfg.model.selfdis.loss_cycle_pose.loss_weight = demo.model.selfdis.loss_cycle_pose.loss_weight
     assert cfg.model == demo.model  # only those differ
+
+
+def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
+    """The demo's default: the background config + the SSIM term at 0.3 + the fill's
+    low-pass and margin when mixing; its metric gives each mix y at x's crop."""
+    import mmselfdis  # noqa: F401
+    from mmengine.registry import init_default_scope
+
+    from mmpose.registry import MODELS
+    demo_dir = osp.join(REPO, 'configs', 'demo')
+    cfg = _cfg(osp.join(demo_dir, 'selfdis-demo-hands_unet_synthhands-mono-64x64.py'))
+    bg = _cfg(osp.join(demo_dir, 'selfdis-demo-background_unet_synthhands-mono-64x64.py'))
+    init_default_scope('mmpose')
+    painter = MODELS.build(cfg.model).selfdis.background
+    assert painter.inpaint and (painter.fill_sigma, painter.fill_margin) == (2.0, 0.01)
+    assert cfg.model.selfdis.loss_img_ssim == dict(type='ImageSSIMLoss', loss_weight=0.3)
+    metric = [m for m in cfg.test_evaluator if m['type'] == 'DisentanglementMetric']
+    assert len(metric) == 1 and metric[0]['appearance_crop'] == 'pose'
+    assert [m['type'] for m in cfg.test_evaluator] == [m['type'] for m in bg.test_evaluator]
+    for key in ('fill_sigma', 'fill_margin'):
+        cfg.model.selfdis.background.pop(key)
+    cfg.model.selfdis.pop('loss_img_ssim')
+    assert cfg.model == bg.model  # only those differ
+    assert cfg.train_dataloader == bg.train_dataloader and cfg.train_cfg == bg.train_cfg

@@ -118,6 +118,8 @@ def test_demo_micro_end_to_end(tmp_path, capsys):
     summary = open(w / 'summary.md').read()
     assert 'appearance recall@1' in summary and 'swap_grid.png' in summary
     assert 'PCK_mix / PCK_truth' in summary and 'judge.pth' in summary
+    # the default config (the hands painter) measures each mix at x's crop, and says so
+    assert 'selfdis-demo-hands_' in summary and "appearance_crop='pose'" in summary
     # another demo setting in the same work dir is refused, nothing is overwritten
     before = open(w / 'metrics.json').read()
     err = refused('demo', ['--work-dir', w, '--num-poses', '60', '--epochs', '1', '--micro'],
@@ -162,6 +164,18 @@ def _heatmaps_of(cfg, batch=2):
     model.eval()
     with torch.no_grad():
         return tuple(model(torch.zeros(batch, 1, 64, 64), None, mode='tensor').shape)
+
+
+def test_demo_config_option(capsys):
+    demo = load_tool('demo')
+    assert demo.parse_args([]).config.endswith('selfdis-demo-hands_unet_synthhands-mono-64x64.py')
+    assert demo.parse_args(['--preset', 'gpu']).config == demo.DEMO_CONFIG
+    other = osp.join(REPO, 'configs', 'demo',
+                     'selfdis-demo-background_unet_synthhands-mono-64x64.py')
+    cfg = demo.demo_config(demo.parse_args(['--config', other]))
+    assert cfg.model.selfdis.get('loss_img_ssim') is None and cfg.model.selfdis.background.inpaint
+    err = refused('demo', ['--config', 'configs/demo/no_such.py'], capsys)
+    assert 'no_such.py: no such file' in err
 
 
 def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():

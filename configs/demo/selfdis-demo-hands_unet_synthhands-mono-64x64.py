@@ -1,0 +1,29 @@
+# The demo's default model (tools/demo.py, command A): the background demo config - the hand
+# painted over the appearance image, whose own hand is inpainted away, no cycle-pose marks -
+# with the three changes that together met the paired goals at the pose image's crop in all
+# three training seeds measured (docs/results.md, "Growing the inpainted region"):
+# - an SSIM term beside L_I at weight 0.3 (ImageSSIMLoss; at 1.0 the judge's ratio fell);
+# - when mixing, the inpainted fill where the appearance image's hand was is low-passed
+#   (fill_sigma=2 pixels: Telea's streaks across the hole);
+# - when mixing, that region is grown by 0.01 of the crop side (fill_margin; picked on the
+#   val split): inpainting from a boundary that still lies on the hand's edge or its cast
+#   shadow carries their dark into the fill.
+# The last two act only when the branch is in eval mode (mixes); training is the background
+# demo's plus the SSIM term. The metric gives each mix the appearance image cropped where the
+# pose image was (appearance_crop='pose'): the true render is that image except where the two
+# hands are, so a mix given y's own crop cannot reach the paired goals (docs/metrics.md).
+# As augmentation the cycle-pose marks helped (background demo config's comment): the ratio
+# study keeps its own painter.
+_base_ = ['./selfdis-demo-background_unet_synthhands-mono-64x64.py']
+custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
+
+model = dict(selfdis=dict(
+    background=dict(fill_sigma=2.0, fill_margin=0.01),
+    loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.3)))
+
+test_evaluator = [
+    dict(type='EPE'),
+    dict(type='PCKAccuracy', thr=0.2),
+    dict(type='AUC'),
+    dict(type='DisentanglementMetric', appearance_crop='pose'),
+]
