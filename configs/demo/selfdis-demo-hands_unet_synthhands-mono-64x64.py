@@ -6,8 +6,8 @@
 # - when mixing, the inpainted fill where the appearance image's hand was is low-passed
 #   (fill_sigma=2 pixels: Telea's streaks across the hole);
 # - when mixing, that region is grown by 0.01 of the crop side (fill_margin; picked on the
-#   val split): inpainting from a boundary that still lies on the hand's edge or its cast
-#   shadow carries their dark into the fill.
+#   val split): inpainting from a boundary that still lies on the hand's edge or its
+#   forearm carries their dark into the fill.
 # The last two act only when the branch is in eval mode (mixes); training is the background
 # demo's plus the SSIM term. The metric gives each mix the appearance image cropped where the
 # pose image was (appearance_crop='pose'): the true render is that image except where the two

@@ -58,9 +58,9 @@ class BackgroundPainter:
             ``paint_sigma``), the region of ``y``'s own hand that is inpainted
             away is grown by this fraction of the crop side (added to
             ``radius`` and ``arm_radius``; 0: off); the hole the decoder
-            paints is unchanged. The capsules around ``y``'s labelled bones
-            leave the edge of a thick hand and the near part of its cast
-            shadow behind, where the true scene has background
+            paints is unchanged. Inpainting fills the region from its
+            boundary; where that still lies on ``y``'s hand's edge or forearm
+            (outside the capsules), their dark is carried into the fill
             (docs/results.md, "Growing the inpainted region").
     """
 
