@@ -454,12 +454,20 @@ def test_background_inpaint_removes_ys_hand_and_paints_only_the_drawn_one():
     assert all(torch.isfinite(v) for k, v in losses.items() if k.startswith('loss'))
 
 
-def _eval_option_twins(option_cfg, x, y, kpts, ykp, vis, opaque=False):
-    """Two inpainting models with the same weights, without and with an eval-only
-    ``selfdis.background`` option: their mixes of ``(x, y)``. Checks that in training the
+def _mix_inputs(g):
+    """Two pose images, two appearance images and their keypoints (all visible) for mixes."""
+    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
+    kpts, ykp = (torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17 for _ in range(2))
+    return x, y, kpts, ykp, torch.ones(2, 21).numpy()
+
+
+def _eval_option_twins(options, x, y, kpts, ykp, vis, opaque=False):
+    """Two inpainting models with the same weights, without and with eval-only
+    ``selfdis.background`` ``options``: their mixes of ``(x, y)``. Checks that in training the
     option changes nothing (the same losses). ``opaque``: both decoders show the appearance
     image outside the holes (:func:`_opaque_outside`)."""
-    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, option_cfg)]
+    with_options = dict(INPAINT, background=dict(INPAINT['background'], **options))
+    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, with_options)]
     if opaque:
         _opaque_outside(models[0])
     models[1].load_state_dict(models[0].state_dict())
@@ -481,6 +489,20 @@ def _eval_option_twins(option_cfg, x, y, kpts, ykp, vis, opaque=False):
     return models[0].selfdis, mixes
 
 
+@pytest.mark.parametrize('options, message', [
+    (dict(paint_sigma=-1), 'paint_sigma must be >= 0'),
+    (dict(inpaint=True, fill_sigma=-1), 'fill_sigma must be >= 0'),
+    (dict(fill_sigma=2.0), 'fill_sigma smooths the inpainted fill: it needs inpaint=True'),
+    (dict(inpaint=True, fill_margin=-0.01), r'fill_margin must be in \[0, 0.5\)'),
+    (dict(inpaint=True, fill_margin=0.5), r'fill_margin must be in \[0, 0.5\)'),
+    (dict(fill_margin=0.02), 'fill_margin grows the inpainted region: it needs inpaint=True'),
+])
+def test_background_painter_refuses_bad_eval_options(options, message):
+    from mmselfdis.models.heads import BackgroundPainter
+    with pytest.raises(ValueError, match=message):
+        BackgroundPainter(**options)
+
+
 def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
     """background.paint_sigma: in eval mode (mixing) the painted colour is blurred like
     OpenCV's GaussianBlur before compositing; in training the paint is as decoded."""
@@ -497,15 +519,12 @@ def test_background_paint_sigma_low_passes_the_paint_of_mixes_only():
     hole = torch.zeros(2, 1, 32, 32)
     torch.testing.assert_close(BackgroundPainter.composite(out, img * 0, hole, 1.5),
                                torch.from_numpy(ref), atol=1e-3, rtol=0)
-    with pytest.raises(ValueError, match='paint_sigma must be >= 0'):
-        BackgroundPainter(paint_sigma=-1)
 
-    blur = dict(INPAINT, background=dict(radius=0.06, inpaint=True, paint_sigma=2.0))
     x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
     kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
     vis = torch.ones(2, 21).numpy()
     # in training the decoded images are the same with and without the option
-    sd, mixes = _eval_option_twins(blur, x, y, kpts, kpts, vis)
+    sd, mixes = _eval_option_twins(dict(paint_sigma=2.0), x, y, kpts, kpts, vis)
     drawn = sd.hand_region(sd.label_maps(kpts, vis))
     inside = (drawn == 1).expand_as(x)
     assert (mixes[0] - mixes[1])[inside].abs().mean() > 1  # the paint is blurred
@@ -538,18 +557,10 @@ def test_background_fill_sigma_smooths_the_inpainted_fill_of_mixes_only():
     # the fill varies less from pixel to pixel
     tv = [(f[..., 9:19, 9:18] - f[..., 9:19, 10:19]).abs().mean() for f in (sharp, smooth)]
     assert tv[1] < tv[0]
-    with pytest.raises(ValueError, match='fill_sigma must be >= 0'):
-        BackgroundPainter(inpaint=True, fill_sigma=-1)
-    with pytest.raises(ValueError, match='needs inpaint=True'):
-        BackgroundPainter(fill_sigma=2.0)
 
-    smooth_cfg = dict(INPAINT, background=dict(radius=0.06, inpaint=True, fill_sigma=2.0))
-    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
-    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
-    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
-    vis = torch.ones(2, 21).numpy()
+    x, y, kpts, ykp, vis = _mix_inputs(g)
     # in training the losses are the same with and without the option
-    sd, mixes = _eval_option_twins(smooth_cfg, x, y, kpts, ykp, vis)
+    sd, mixes = _eval_option_twins(dict(fill_sigma=2.0), x, y, kpts, ykp, vis)
     with torch.no_grad():
         drawn = sd.hand_region(sd.label_maps(kpts, vis))
         y_hand = sd.hand_region(sd.label_maps(ykp, vis))
@@ -572,18 +583,11 @@ def test_background_fill_margin_grows_the_inpainted_region_of_mixes_only():
                                wide.hand_region(maps, (64, 64)))
     base = painter.hand_region(maps, (64, 64))
     assert (painter.hand_region(maps, (64, 64), margin=0.03) >= base).all()
-    with pytest.raises(ValueError, match='fill_margin must be in'):
-        BackgroundPainter(inpaint=True, fill_margin=-0.01)
-    with pytest.raises(ValueError, match='needs inpaint=True'):
-        BackgroundPainter(fill_margin=0.02)
 
-    grow_cfg = dict(INPAINT, background=dict(radius=0.06, inpaint=True, fill_margin=0.03))
-    x, y = (torch.rand(2, 3, 64, 64, generator=g) * 255 for _ in range(2))
-    kpts = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
-    ykp = torch.rand(2, 21, 2, generator=g).numpy() * 30 + 17
-    vis = torch.ones(2, 21).numpy()
-    # in training the losses are the same with and without the option
-    sd, mixes = _eval_option_twins(grow_cfg, x, y, kpts, ykp, vis, opaque=True)
+    x, y, kpts, ykp, vis = _mix_inputs(g)
+    # in training the losses are the same with and without the option; outside the holes
+    # both decoders show the appearance image
+    sd, mixes = _eval_option_twins(dict(fill_margin=0.03), x, y, kpts, ykp, vis, opaque=True)
     with torch.no_grad():
         drawn = sd.hand_region(sd.label_maps(kpts, vis))
         y_maps = sd.label_maps(ykp, vis)
