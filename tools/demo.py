@@ -315,8 +315,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     minutes = (time.time() - t0) / 60
     summary = (f'# mmselfdis demo\n\n{args.num_poses} poses x 2 appearances, {epochs} epochs '
                f'of self-disentanglement (`{osp.relpath(osp.abspath(args.config), REPO)}`, '
-               f'preset '
-               f'{args.preset}; the run\'s config: {osp.relpath(cfg_path)}), '
+               f'preset {args.preset}; the run\'s config: {osp.relpath(cfg_path)}), '
                f'{minutes:.1f} min in all ({(t_train - t0) / 60:.1f} min to the trained model).'
                f'\n\n{table}\n\nThe judge ({judge_files[1]}) is a pose estimator trained on '
                f'the real training images only; it never saw a mix. A model that has '

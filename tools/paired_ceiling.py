@@ -167,8 +167,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     painter = BackgroundPainter(radius=args.radius, arm_radius=args.arm_radius,
                                 arm_length=args.arm_length)
 
-    def hole_of(kpts_crop: np.ndarray, visible: np.ndarray) -> torch.Tensor:
-        return painter.hand_region(keypoint_heatmaps(codec, kpts_crop, visible), (h, w))
+    def hole_of(kpts_crop: np.ndarray, visible: np.ndarray, margin: float = 0.0) -> torch.Tensor:
+        return painter.hand_region(keypoint_heatmaps(codec, kpts_crop, visible), (h, w),
+                                   margin=margin)
 
     def crop_kpts(src: dict, crop: dict) -> np.ndarray:
         return to_crop(src['keypoints'], crop['center'], crop['scale'], crop['input_size'])
@@ -226,8 +227,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         mixes['inpaint_y_fill_smoothed'] = BackgroundPainter.prefill(
             aligned, hole_y, sigma=args.fill_sigma).clamp(0, 255).round()
     if args.fill_margin > 0:
-        grown = painter.hand_region(keypoint_heatmaps(codec, ky, vis[partner]), (h, w),
-                                    margin=args.fill_margin)
+        grown = hole_of(ky, vis[partner], margin=args.fill_margin)
         mixes['inpaint_y_fill_grown'] = BackgroundPainter.prefill(
             aligned, grown, sigma=args.fill_sigma).clamp(0, 255).round()
     out: Dict[str, float] = dict(samples=n, hole_fraction=float(hole.mean()),
