@@ -764,6 +764,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'group can stand in for them)')
     parser.add_argument('--train-poses', type=int, metavar='N',
                         help='low data: the preset\'s data with only N train poses')
+    parser.add_argument('--appearances', type=int, metavar='K',
+                        help='appearances rendered per pose in the preset\'s data (default 2; '
+                        'with --train-poses, 1 gives the fewest appearances per pose: each '
+                        'training pose seen in one appearance only)')
     parser.add_argument('--combined-ratio', default='best',
                         help="r of the combined arm: a number, 'best' (lowest val EPE, "
                         "default; arms are then also evaluated on val) or 'middle'")
@@ -834,6 +838,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError(f'--correlation must lie in [0, 1], got {args.correlation}')
     if args.train_poses is not None and args.train_poses < 1:
         raise StudyError(f'--train-poses must be >= 1, got {args.train_poses}')
+    if args.appearances is not None and args.appearances < 1:
+        raise StudyError(f'--appearances must be >= 1, got {args.appearances}')
     args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
     args.seed = args.seeds[0]
     return args
@@ -858,6 +864,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             data_spec['correlation'] = args.correlation
         if args.train_poses is not None:
             data_spec['train_poses'] = args.train_poses
+        if args.appearances is not None:
+            data_spec['appearances'] = args.appearances
         for key in CORRELATION_OPTIONS:
             if getattr(args, key) is not None:
                 if data_spec.get('correlation') is None:
@@ -865,9 +873,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                                      f'--correlation RHO')
                 data_spec[key] = getattr(args, key)
     elif any(getattr(args, key) is not None
-             for key in ('correlation', 'train_poses') + CORRELATION_OPTIONS):
-        raise StudyError(f'--correlation/--train-poses/--pose-family/--combo-poses/--hard-group '
-                         f'render the data of a preset; preset '
+             for key in ('correlation', 'train_poses', 'appearances') + CORRELATION_OPTIONS):
+        raise StudyError(f'--correlation/--train-poses/--appearances/--pose-family/--combo-poses/'
+                         f'--hard-group render the data of a preset; preset '
                          f'{args.preset!r} uses the config\'s data_root (render it with '
                          f'tools/make_synthhands.py --correlation and point the config at it)')
     schedule = ((args.mix_start, args.mix_real_last)

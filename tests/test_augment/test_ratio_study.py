@@ -237,6 +237,8 @@ def test_bad_ratio_is_refused(tmp_path, capsys):
          '--pose-family sets up the correlated set'),
         (['--preset', 'cpu-small', '--hard-group'], '--hard-group sets up the correlated set'),
         (['--correlation', '1.0'], 'render the data of a preset'),
+        (['--appearances', '1'], 'render the data of a preset'),
+        (['--preset', 'cpu-low', '--appearances', '0'], '--appearances must be >= 1'),
     ]
     for args, message in cases:
         err = refused('ratio_study', [STUDY_CFG, '--work-dir', tmp_path, *args], capsys)
@@ -359,6 +361,29 @@ def test_generator_epochs_reach_the_generator_it_trains(tmp_path, monkeypatch):
     assert seen['pose']['train_cfg.max_epochs'] == 1
     with open(tmp_path / 'study.json') as f:
         assert json.load(f)['generator_epochs'] == 7
+
+
+def test_appearances_reach_the_rendered_set_and_the_manifest(tmp_path, monkeypatch):
+    """--appearances K: the preset's set is rendered with K appearances per pose (the rest of
+    its data as the preset has it) and the manifest records the changed data."""
+    study = load_tool('ratio_study')
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_data(work_dir, spec):
+        seen.update(spec)
+        raise Stop
+
+    monkeypatch.setattr(study, 'ensure_data', fake_data)
+    with pytest.raises(Stop):
+        study.main([STUDY_CFG, '--work-dir', str(tmp_path), '--preset', 'cpu-low',
+                    '--appearances', '1', '--ratios', '0', '--no-conventional',
+                    '--no-combined', '--no-truth'])
+    assert seen == dict(study.PRESETS['cpu-low']['data'], appearances=1)
+    with open(tmp_path / 'study.json') as f:
+        assert json.load(f)['data'] == seen
 
 
 def _study_dir(root, seed, arms, **manifest):
