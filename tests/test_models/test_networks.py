@@ -11,6 +11,7 @@ from mmselfdis.models import (AppearanceEncoder, FeatureL1Loss, GANLoss, ImageDe
 from mmselfdis.models.losses import FeatureMatchingLoss, ImageL1Loss, KeypointL1Loss
 from mmselfdis.models.networks import (HAND21_LIMBS, LimbMaps, PoseAppearanceNorm,
                                       PoseModulatedDecoder, ResizeConv2d, soft_argmax)
+from mmselfdis.models.networks.pose_maps import GAUSSIAN_CUT, gaussian
 
 
 def test_appearance_encoder_downsamples_to_the_pose_size():
@@ -347,6 +348,22 @@ def test_limb_maps_draw_segments_between_the_keypoints_at_any_size():
     assert out[0, 3].amax() == 0.0
     # sharp at every size: at 64x64 the line is a few pixels wide
     assert (limb > 0.4).sum(0).max() <= 8
+
+
+def test_limb_maps_hold_no_subnormal_floats():
+    # a plain exp(-d2 / 2 sigma^2) leaves subnormals (< 1.2e-38) in a ring around each
+    # limb; CPUs compute on those many times slower. The cut tail changes no value > 1e-13.
+    e = torch.linspace(0, 120, 4001)
+    plain = torch.exp(-e)
+    assert ((plain > 0) & (plain < torch.finfo(torch.float32).tiny)).any()
+    cut = gaussian(e)
+    assert torch.equal(cut[e < GAUSSIAN_CUT], plain[e < GAUSSIAN_CUT])
+    assert (cut[e >= GAUSSIAN_CUT] == 0).all()
+    assert (cut - plain).abs().max() < 1e-13
+    points = torch.rand(4, 21, 2, generator=torch.Generator().manual_seed(0))
+    out = LimbMaps(21, sigma=0.01).draw(points, torch.ones(4, 21), (64, 64))
+    assert not ((out != 0) & (out.abs() < torch.finfo(torch.float32).tiny)).any()
+    assert (out == 0).any()  # far pixels are exactly zero
 
 
 def test_limb_maps_are_differentiable_and_check_their_skeleton():
