@@ -53,7 +53,7 @@ def gaussian(e: Tensor) -> Tensor:
 
     A plain ``exp(-e)`` of a map's far pixels gives subnormal floats
     (below 1.2e-38), and Intel CPUs compute on those tens of times slower:
-    on one such machine the demo's training step took 1.8 times as long,
+    on one such machine the demo's training step took 1.9-2.0 times as long,
     most of it in the convolutions that read the maps. Cutting the tail at
     ``exp(-30)`` changes no value by more than 1e-13 and leaves none subnormal.
     """
@@ -82,7 +82,8 @@ class LimbMaps(nn.Module):
     at the requested resolution: each limb ``(i, j)`` as
     ``exp(-d² / 2σ²) · min(c_i, c_j)`` with ``d`` the distance of the pixel
     centre to the segment between the two keypoints, and each keypoint as a
-    Gaussian of the same width times its confidence. Unlike heatmaps resized to
+    Gaussian of the same width times its confidence (both through :func:`gaussian`,
+    exactly 0 beyond ``exp(-30)``). Unlike heatmaps resized to
     a decoder's scale, the maps are as sharp at 64×64 as at 8×8 (no grid of the
     heatmap's pixels), and the limbs say where the fingers and the palm are
     between the joints (Jakab et al. 2018 draw keypoints so; pose-guided person
