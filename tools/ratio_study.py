@@ -233,15 +233,21 @@ def aggregate(metrics: Dict[str, dict]) -> Dict[str, dict]:
     """``{arm: metrics}`` with each split's numbers averaged over the arm's seeds.
 
     Each aggregated arm also has ``seeds`` (sorted) and ``per_seed``
-    (``{seed: splits}``).
+    (``{seed: splits}``). An arm whose seeds used different conventional
+    augmentations (the combined arm picked per seed) has them as ``aug``, joined
+    with ``/`` in seed order.
     """
     out: Dict[str, dict] = {}
+    augs: Dict[str, Dict[int, Optional[str]]] = {}
     for m in metrics.values():
         agg = out.setdefault(m['arm'], dict(m, per_seed={}))
         agg['per_seed'][m.get('seed', 0)] = m['splits']
-    for agg in out.values():
+        augs.setdefault(m['arm'], {})[m.get('seed', 0)] = arm_aug(m)
+    for name, agg in out.items():
         seeds = sorted(agg['per_seed'])
         agg['seeds'] = seeds
+        if len(set(augs[name].values())) > 1:
+            agg['aug'] = '/'.join(str(augs[name][s]) for s in seeds)
         splits = {}
         for split in agg['per_seed'][seeds[0]]:
             if all(split in agg['per_seed'][s] for s in seeds):

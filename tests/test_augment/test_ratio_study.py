@@ -418,6 +418,8 @@ def test_join_studies_pairs_seeds_across_work_dirs(tmp_path):
     assert '-2.5 ± 10.6 % (1/2 lower)' in md
     # the combined arm picked per seed is one arm of two seeds, its picks listed
     assert '| combined |' in md and '(seed 0: amplitude+r=0.25, seed 1: mixstyle+r=0.25)' in md
+    # its augmentation column names each seed's pick, not the first seed's alone
+    assert '| combined | 0.25 | amplitude/mixstyle | 2 |' in md
     assert osp.islink(osp.join(out, 'arms', 'r=0@seed1'))
     assert json.load(open(osp.join(s1, 'arms', 'mixstyle+r=0.25', 'metrics.json')))['arm'] == \
         'mixstyle+r=0.25'  # the study's own files are left alone
