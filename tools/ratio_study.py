@@ -165,6 +165,17 @@ PRESETS: Dict[str, dict] = {
         generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 72}),
         arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
                   combined_with='best', truth_ratios=[0.5])),
+    # scarcer still (docs/results.md, "One appearance per training pose"): cpu-low with each of
+    # the 200 training poses in one appearance (200 crops; every split one image per pose), the
+    # pose arms 96 epochs and the painter 144 (cpu-low's iterations); the same arms
+    'cpu-scarce': dict(
+        data=dict(num_poses=2000, appearances=1, seed=0, correlation=1.0, combo_poses='test',
+                  train_poses=200),
+        pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 96}),
+        generator_config=_PAINTER,
+        generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 144}),
+        arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
+                  combined_with='best', truth_ratios=[0.5])),
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
         pose=dict(_MICRO),
@@ -694,14 +705,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True, help='where arms and tables go')
     parser.add_argument('--ratios', type=float, nargs='+',
                         help='augmentation ratios r in [0, 1] (default 0 0.1 0.25 0.5 0.75; '
-                        'presets cpu-combo, cpu-low: 0 0.25 0.5)')
+                        'presets cpu-combo, cpu-low, cpu-scarce: 0 0.25 0.5)')
     parser.add_argument('--preset', choices=sorted(PRESETS), default='paper',
                         help='paper: the configs as written (GPU); cpu-small: the whole study '
                         'on 2 CPU cores in <= 45 min; cpu-combo: the correlated benchmark '
                         '(RHO = 1, test_combo), 8-epoch arms, the background demo\'s painter '
                         'and all the arms, one command per seed; cpu-low: the same with 200 '
                         'training poses, 48-epoch arms and a 72-epoch painter (low data, where '
-                        'the mixes pay); micro: seconds, for tests')
+                        'the mixes pay); cpu-scarce: cpu-low with one appearance per pose, '
+                        '96-epoch arms, a 144-epoch painter; micro: seconds, for tests')
     parser.add_argument('--generator', help='trained generator checkpoint (default: train '
                         '--generator-config once in WORK_DIR/generator)')
     parser.add_argument('--generator-config',
@@ -727,7 +739,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='add oracle arms truth_r=R (SynthHands only): the share R of '
                         'samples re-rendered by the renderer with another sample\'s appearance '
                         '(TruthMix): perfect mixes, what a generator that drew the true '
-                        'picture would give at that ratio; cpu-combo: 0.25, cpu-low: 0.5)')
+                        'picture would give at that ratio; cpu-combo: 0.25, cpu-low and '
+                        'cpu-scarce: 0.5)')
     parser.add_argument('--no-truth', action='store_true',
                         help='skip the oracle arms (those of a preset too)')
     parser.add_argument('--truth-keep', nargs='+', default=[], metavar='FACTOR',

@@ -334,6 +334,13 @@ def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w', '--preset', 'cpu-low'])
     assert args.ratios == [0.0, 0.25, 0.5] and args.truth_ratios == [0.5]
     assert args.combined_with == 'best' and args.generator_config == preset['generator_config']
+    # cpu-scarce: cpu-low with one appearance per pose, the iterations kept (twice the epochs)
+    scarce = study.PRESETS['cpu-scarce']
+    assert scarce['data'] == dict(low['data'], appearances=1)
+    assert scarce['pose'] == dict(low['pose'], **{'train_cfg.max_epochs': 96})
+    assert scarce['generator'] == dict(low['generator'], **{'train_cfg.max_epochs': 144})
+    assert scarce['generator_config'] == low['generator_config']
+    assert scarce['arms'] == low['arms']
     args = study.parse_args([STUDY_CFG, '--work-dir', 'w'])  # the other presets as before
     assert args.ratios == [0.0, 0.1, 0.25, 0.5, 0.75] and args.conventional == ['jitter']
     assert args.combined_with == 'jitter' and 't4-3_selfdis' in args.generator_config
