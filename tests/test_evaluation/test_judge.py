@@ -80,10 +80,23 @@ def test_load_judge_refuses_a_generator(tmp_path):
 
 
 # ------------------------------------------------------------------ the cache
-def test_judge_is_trained_once_cached_next_to_the_data_and_never_overwritten(synth_root):
+def _micro_source() -> Config:
+    """The demo config with the micro networks: the source of the tests' cached judge."""
     from mmselfdis.utils.study import apply_options, micro_options
+
     src = Config.fromfile(DEMO)
     apply_options(src, micro_options((8, 8)))
+    return src
+
+
+def _cached_judge(synth_root):
+    """The micro judge cached in ``synth_root``: the first test's, or trained here when that
+    test ran in another pytest-xdist worker (each worker has its own ``synth_root``)."""
+    return ensure_judge(_micro_source(), synth_root, epochs=1, seed=0)
+
+
+def test_judge_is_trained_once_cached_next_to_the_data_and_never_overwritten(synth_root):
+    src = _micro_source()
     assert find_judge(synth_root) is None
     config, ckpt = ensure_judge(src, synth_root, epochs=1, seed=0)
     assert (config, ckpt) == find_judge(synth_root)
@@ -104,8 +117,7 @@ def test_judge_is_trained_once_cached_next_to_the_data_and_never_overwritten(syn
 def test_train_judge_tool_refuses_to_replace_a_judge_and_names_missing_data(synth_root,
                                                                             tmp_path):
     from tests.conftest import run_tool
-    if find_judge(synth_root) is None:
-        pytest.skip('needs the judge of the previous test')
+    _cached_judge(synth_root)
     before = open(osp.join(synth_root, 'judge', 'judge.json')).read()
     # the demo config at full width is another architecture than the cached micro judge
     proc = run_tool('tools/train_judge.py', DEMO, '--data-root', synth_root, '--epochs', '1',
@@ -117,8 +129,7 @@ def test_train_judge_tool_refuses_to_replace_a_judge_and_names_missing_data(synt
 
 
 def test_metric_finds_the_cached_judge_through_the_hook(synth_root, tmp_path):
-    if find_judge(synth_root) is None:
-        pytest.skip('needs the judge of the previous test')
+    _cached_judge(synth_root)
     metric = DisentanglementMetric()
     loop = SimpleNamespace(evaluator=SimpleNamespace(metrics=[metric]),
                            dataloader=SimpleNamespace(dataset=SimpleNamespace(
