@@ -165,22 +165,19 @@ PRESETS: Dict[str, dict] = {
         generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 72}),
         arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
                   combined_with='best', truth_ratios=[0.5])),
-    # scarcer still (docs/results.md, "One appearance per training pose"): cpu-low with each of
-    # the 200 training poses in one appearance (200 crops; every split one image per pose), the
-    # pose arms 96 epochs and the painter 144 (cpu-low's iterations); the same arms
-    'cpu-scarce': dict(
-        data=dict(num_poses=2000, appearances=1, seed=0, correlation=1.0, combo_poses='test',
-                  train_poses=200),
-        pose=dict(_CPU_SMALL_POSE, **{'train_cfg.max_epochs': 96}),
-        generator_config=_PAINTER,
-        generator=dict(_PAINTER_OPTIONS, **{'train_cfg.max_epochs': 144}),
-        arms=dict(ratios=[0.0, 0.25, 0.5], conventional=list(CONVENTIONAL),
-                  combined_with='best', truth_ratios=[0.5])),
     'micro': dict(
         data=dict(num_poses=40, appearances=2, seed=0),
         pose=dict(_MICRO),
         generator=dict(_MICRO)),
 }
+# scarcer still (docs/results.md, "One appearance per training pose"): cpu-low with each of the
+# 200 training poses in one appearance (200 crops; every split one image per pose), the pose
+# arms 96 epochs and the painter 144 (cpu-low's iterations); the same arms
+PRESETS['cpu-scarce'] = dict(
+    PRESETS['cpu-low'],
+    data=dict(PRESETS['cpu-low']['data'], appearances=1),
+    pose=dict(PRESETS['cpu-low']['pose'], **{'train_cfg.max_epochs': 96}),
+    generator=dict(PRESETS['cpu-low']['generator'], **{'train_cfg.max_epochs': 144}))
 
 
 # --------------------------------------------------------------------- helpers
