@@ -38,7 +38,7 @@ from mmselfdis.utils.study import StudyError, atomic_write  # noqa: E402
 
 # what must agree between the joined studies (ratio_study.MANIFEST_KEYS but the seed)
 SAME_KEYS = ('config_sha', 'preset', 'epochs', 'data', 'schedule', 'judge_min_pck',
-             'judge_mode', 'consistency', 'consistency_teacher')
+             'judge_mode', 'consistency', 'consistency_teacher', 'select_on_val')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

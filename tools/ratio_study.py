@@ -61,6 +61,7 @@ import datetime
 import glob
 import io
 import json
+import os
 import os.path as osp
 import re
 import sys
@@ -434,10 +435,33 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
     atomic_write_bytes(path, buf.getvalue())
 
 
-FINAL_TABLES = ('results.csv', 'results.md', 'results.png')
+FINAL_TABLES = ('results.csv', 'results.md', 'results.png', 'results_last.csv',
+                'results_last.md')
 """The tables of a finished study; these names never hold the tables of an unfinished one."""
 PARTIAL_TABLES = ('results.partial.csv', 'results.partial.md')
 """Progress tables written after each arm while the study is unfinished."""
+
+
+def reading_note(metrics: Dict[str, dict]) -> str:
+    """Which checkpoint of each arm the tables read."""
+    picked = [m['best_epoch'] for m in metrics.values() if m.get('best_epoch') is not None]
+    if not picked:
+        return 'Last-epoch checkpoints, equal budget'
+    if len(picked) < len(metrics):
+        return ('Mixed readings: some arms at the epoch with the lowest val EPE (--select-on-val), '
+                'others at their last epoch - do not compare them')
+    return (f'Each arm at the epoch with its lowest val EPE (--select-on-val; epochs '
+            f'{min(picked)}-{max(picked)}, per arm in metrics.json), the same maximum budget; '
+            f'the last epochs are in results_last.md')
+
+
+def last_epoch_reading(metrics: Dict[str, dict]) -> Optional[Dict[str, dict]]:
+    """The arms' metrics read at their last epoch (``splits_last``), where every arm
+    was also read at its best val epoch (``--select-on-val``); else None."""
+    if not metrics or any('splits_last' not in m for m in metrics.values()):
+        return None
+    return {name: dict(m, splits=m['splits_last'], best_epoch=None)
+            for name, m in metrics.items()}
 
 
 def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
@@ -456,12 +480,13 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
         return
     csv_text, md_table = build_tables(metrics, report_splits)
     note = ('EPE: mean keypoint distance in pixels (64x64 crops); PCK@0.2: share of keypoints '
-            'within 0.2 of the box size. Last-epoch checkpoints, equal budget; every arm runs '
+            f'within 0.2 of the box size. {reading_note(metrics)}; every arm runs '
             'with the same seeds. With several seeds a number is mean ± sd over seeds, and '
             '"EPE vs r=0" is paired: the change against r = 0 of the same seed, mean ± sd over '
             'seeds, with the number of seeds in which the arm\'s EPE was lower.\n')
     note += '\n' + environment_note({name: (m.get('seed', 0), m.get('environment'))
                                      for name, m in metrics.items()})
+    last = last_epoch_reading(metrics)
     if progress is not None:
         done, total = progress
         md = (f'# Augmentation ratio study (incomplete: {done} of {total} arms)\n\n'
@@ -475,6 +500,13 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
     atomic_write(osp.join(work_dir, 'results.csv'), csv_text)
     md = f'# Augmentation ratio study\n\nCommand: `{command}`\n\n{md_table}\n{note}'
     atomic_write(osp.join(work_dir, 'results.md'), md)
+    if last is not None:  # --select-on-val: the same runs at their last epoch
+        csv_last, md_last = build_tables(last, report_splits)
+        atomic_write(osp.join(work_dir, 'results_last.csv'), csv_last)
+        atomic_write(osp.join(work_dir, 'results_last.md'),
+                     f'# Augmentation ratio study, last epochs\n\nCommand: `{command}`\n\n'
+                     f'{md_last}\nThe same runs as results.md, each read at its last epoch '
+                     f'(equal budget) instead of its lowest val EPE.\n')
     plot(metrics, report_splits, osp.join(work_dir, 'results.png'))
     remove_files(work_dir, PARTIAL_TABLES)
 
@@ -483,7 +515,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
 MANIFEST_KEYS = ('config', 'config_sha', 'preset', 'seed', 'generator', 'epochs',
                  'generator_epochs', 'data',
                  'schedule', 'judge_min_pck', 'judge_mode', 'consistency',
-                 'consistency_teacher', 'consistency_momentum')
+                 'consistency_teacher', 'consistency_momentum', 'select_on_val')
 
 
 def check_manifest(work_dir: str, manifest: dict) -> None:
@@ -615,10 +647,33 @@ def _train_timing(work: str) -> Tuple[Optional[float], Optional[float]]:
     return round(share, 4), None
 
 
+def best_on_val(work: str) -> Tuple[str, int]:
+    """The checkpoint with the lowest val EPE that ``CheckpointHook(save_best='EPE')``
+    kept in ``work`` and its epoch."""
+    found = glob.glob(osp.join(work, 'best_EPE_epoch_*.pth'))
+    if len(found) != 1:
+        raise StudyError(f'--select-on-val: expected one best_EPE_epoch_*.pth in {work}, found '
+                         f'{len(found)}; the run\'s validation did not save its best checkpoint '
+                         f'(is val_interval larger than max_epochs?)')
+    return found[0], int(re.search(r'best_EPE_epoch_(\d+)\.pth$', found[0]).group(1))
+
+
+def select_on_val_options(every: int) -> Dict[str, object]:
+    """Pose-config options of ``--select-on-val EVERY``: validate every EVERY epochs and
+    keep the checkpoint with the lowest val EPE beside the last one."""
+    return {'train_cfg.val_interval': int(every),
+            'default_hooks.checkpoint.save_best': 'EPE',
+            'default_hooks.checkpoint.rule': 'less'}
+
+
 def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: int,
-            splits: Dict[str, str], dir_name: Optional[str] = None, **config_kw) -> dict:
+            splits: Dict[str, str], dir_name: Optional[str] = None,
+            select_on_val: bool = False, **config_kw) -> dict:
     """Train and evaluate one arm for one seed (resuming an interrupted run); its metrics.
 
+    With ``select_on_val`` (the config validates during training and saves its best
+    checkpoint: :func:`select_on_val_options`) the metrics' ``splits`` are those of the
+    checkpoint with the lowest val EPE and ``splits_last`` those of the last epoch.
     ``config_kw`` go to :func:`make_arm_config` (judge, schedule).
     """
     arm_dir = osp.join(work_dir, 'arms', dir_name or arm['name'])
@@ -631,9 +686,17 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     share, _ = _train_timing(work)
     counts = mix_counts(osp.join(arm_dir, 'train.log'))
     results = evaluate_splits(cfg_path, ckpt, arm_dir, splits, METRIC_KEYS)
+    picked = {}
+    if select_on_val:
+        best, epoch = best_on_val(work)
+        picked = dict(splits_last=results, checkpoint_last=ckpt, best_epoch=epoch)
+        ckpt = best
+        os.makedirs(osp.join(arm_dir, 'best_on_val'), exist_ok=True)
+        results = evaluate_splits(cfg_path, best, osp.join(arm_dir, 'best_on_val'), splits,
+                                  METRIC_KEYS)
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],
                    aug=arm.get('aug'), seed=seed, checkpoint=ckpt, config=cfg_path,
-                   splits=results, train_seconds=train_seconds, data_time_share=share,
+                   splits=results, **picked, train_seconds=train_seconds, data_time_share=share,
                    mix_counts=counts, environment=read_environment(work),
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(osp.join(arm_dir, 'metrics.json'), json.dumps(metrics, indent=2))
@@ -794,6 +857,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', type=int, nargs='+',
                         help='train every arm once per seed (arms/<arm>@seed<S>); overrides '
                         '--seed; the generator is trained with the first')
+    parser.add_argument('--select-on-val', type=int, metavar='EVERY',
+                        help='validate each pose arm every EVERY epochs and read it at the '
+                        'checkpoint with its lowest val EPE (early stopping within the same '
+                        'maximum budget): results.md; the same runs at their last epoch: '
+                        'results_last.md')
     parser.add_argument('--epochs', type=int,
                         help="epochs of every pose arm (default: the preset's; the generator "
                         "keeps the preset's schedule unless --generator-epochs is given)")
@@ -850,6 +918,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError(f'--consistency-momentum is the EMA teacher\'s momentum, in (0, 1] '
                          f'with --consistency-teacher ema; got {args.consistency_momentum} '
                          f'with teacher {args.consistency_teacher!r}')
+    if args.select_on_val is not None and args.select_on_val < 1:
+        raise StudyError(f'--select-on-val must be >= 1 (validate every so many epochs), got '
+                         f'{args.select_on_val}')
     if args.correlation is not None and not 0 <= args.correlation <= 1:
         raise StudyError(f'--correlation must lie in [0, 1], got {args.correlation}')
     if args.train_poses is not None and args.train_poses < 1:
@@ -911,6 +982,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                     consistency=args.consistency,
                     consistency_teacher=args.consistency_teacher if args.consistency else None,
                     consistency_momentum=args.consistency_momentum,
+                    select_on_val=args.select_on_val,
                     created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     check_manifest(work_dir, manifest)
     command = 'python tools/ratio_study.py ' + ' '.join(
@@ -919,14 +991,20 @@ def main(argv: Optional[List[str]] = None) -> None:
     apply_options(base_cfg, preset['pose'])
     if args.epochs is not None:
         base_cfg.train_cfg.max_epochs = args.epochs
+    if args.select_on_val is not None:
+        if args.select_on_val > int(base_cfg.train_cfg.max_epochs):
+            raise StudyError(f'--select-on-val {args.select_on_val}: validate every 1 to '
+                             f'{int(base_cfg.train_cfg.max_epochs)} epochs (the pose arms\' '
+                             f'max_epochs)')
+        apply_options(base_cfg, select_on_val_options(args.select_on_val))
     data_root = ensure_data(work_dir, data_spec)
     set_data_root(base_cfg, data_root)
     splits = test_splits(base_cfg)
     report = [s for s in splits if s != 'val']
-    select_on_val = not args.no_combined and (
+    picks_on_val = args.select_on_val is not None or not args.no_combined and (
         (args.combined_ratio == 'best' and len([r for r in args.ratios if r > 0]) > 1)
         or args.combined_with == 'best')
-    if not select_on_val:
+    if not picks_on_val:
         splits.pop('val')  # val only serves to pick the combined arm's r
 
     needs_generator = (any(r > 0 for r in args.ratios) or not args.no_combined
@@ -968,7 +1046,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         remove_stale_tables(work_dir, FINAL_TABLES, 'ratio_study', 'arms')
         t0 = time.time()
         print(f'[ratio_study] {dir_name}: training and evaluating', flush=True)
-        run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name, judge=judge,
+        run_arm(arm, base_cfg, work_dir, generator, seed, splits, dir_name,
+                select_on_val=args.select_on_val is not None, judge=judge,
                 judge_min_pck=args.judge_min_pck, schedule=schedule,
                 judge_mode=args.judge_mode, consistency=args.consistency,
                 teacher=args.consistency_teacher, momentum=args.consistency_momentum)

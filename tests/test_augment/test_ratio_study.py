@@ -239,6 +239,7 @@ def test_bad_ratio_is_refused(tmp_path, capsys):
         (['--correlation', '1.0'], 'render the data of a preset'),
         (['--appearances', '1'], 'render the data of a preset'),
         (['--preset', 'cpu-low', '--appearances', '0'], '--appearances must be >= 1'),
+        (['--select-on-val', '0'], '--select-on-val must be >= 1'),
     ]
     for args, message in cases:
         err = refused('ratio_study', [STUDY_CFG, '--work-dir', tmp_path, *args], capsys)
@@ -300,6 +301,58 @@ def test_micro_study_trains_an_oracle_arm_without_a_generator(tmp_path):
     assert "type='TruthMix'" in (w / 'arms' / 'truth_r=0.5' / 'config.py').read_text()
     table = (w / 'results.md').read_text()
     assert '| truth_r=0.5 | 0.5 |' in table
+
+
+def test_micro_study_selects_each_arm_on_val(tmp_path):
+    """A REAL micro run with --select-on-val: the arm is read at the epoch with its lowest
+    logged val EPE, and at its last epoch in splits_last / results_last.md."""
+    import re
+    w = tmp_path / 'study'
+    run_tool('tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
+             '--ratios', '0', '--no-conventional', '--no-combined', '--in-process',
+             '--epochs', '3', '--select-on-val', '1')
+    arm = w / 'arms' / 'r=0'
+    m = json.loads((arm / 'metrics.json').read_text())
+    logged = [float(v) for v in re.findall(r'Epoch\(val\) \[\d+\]\[\d+/\d+\].*?EPE: ([\d.]+)',
+                                           (arm / 'train.log').read_text())]
+    assert len(logged) == 3  # validated every epoch
+    assert m['best_epoch'] == 1 + logged.index(min(logged))
+    # the picked checkpoint, evaluated again by tools/test.py, gives the logged minimum
+    assert m['splits']['val']['EPE'] == pytest.approx(min(logged), abs=1e-4)
+    assert m['splits_last']['val']['EPE'] == pytest.approx(logged[-1], abs=1e-4)
+    assert m['checkpoint'].endswith(f'best_EPE_epoch_{m["best_epoch"]}.pth')
+    assert m['checkpoint_last'].endswith('epoch_3.pth')
+    assert set(m['splits']) == set(m['splits_last']) == {'val', 'test', 'test_shift'}
+    assert 'lowest val EPE (--select-on-val' in (w / 'results.md').read_text()
+    assert 'each read at its last epoch' in (w / 'results_last.md').read_text()
+
+
+def test_last_epoch_tables_only_when_every_arm_was_selected_on_val(tmp_path):
+    study = load_tool('ratio_study')
+    w = str(tmp_path)
+    _fabricated_metrics(w, 'r=0', 'ratio', 0.0, False, 10.0, 10.0)
+    _fabricated_metrics(w, 'r=0.5', 'ratio', 0.5, False, 8.0, 8.0)
+    metrics = study.read_arm_metrics(w)
+    assert study.last_epoch_reading(metrics) is None
+    assert study.reading_note(metrics).startswith('Last-epoch checkpoints')
+    for name, epe in (('r=0', 12.0), ('r=0.5', 9.0)):
+        path = osp.join(w, 'arms', name, 'metrics.json')
+        m = json.load(open(path))
+        last = {k: dict(v, EPE=v['EPE'] + 1) for k, v in m['splits'].items()}
+        m.update(best_epoch=4, splits_last=dict(last, test=dict(EPE=epe, PCK=0.5, AUC=0.4)))
+        json.dump(m, open(path, 'w'))
+    study.write_reports(w, ['test'], 'python tools/ratio_study.py X')
+    # results.md reads the best epochs (-20 %), results_last.md the last ones (-25 %)
+    assert '| r=0.5 | 0.5 | - | 1 | 8.000 |' in open(osp.join(w, 'results.md')).read()
+    last_md = open(osp.join(w, 'results_last.md')).read()
+    assert '| r=0.5 | 0.5 | - | 1 | 9.000 |' in last_md and '-25.0 %' in last_md
+    # an arm read at its last epoch beside arms read at their best: said, no last table
+    m = json.load(open(osp.join(w, 'arms', 'r=0', 'metrics.json')))
+    del m['best_epoch'], m['splits_last']
+    json.dump(m, open(osp.join(w, 'arms', 'r=0', 'metrics.json'), 'w'))
+    metrics = study.read_arm_metrics(w)
+    assert study.last_epoch_reading(metrics) is None
+    assert 'Mixed readings' in study.reading_note(metrics)
 
 
 def test_cpu_combo_preset_fills_the_studys_arms_and_generator():
