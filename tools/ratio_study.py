@@ -658,6 +658,17 @@ def best_on_val(work: str) -> Tuple[str, int]:
     return found[0], int(re.search(r'best_EPE_epoch_(\d+)\.pth$', found[0]).group(1))
 
 
+def val_curve(work: str) -> List[List[float]]:
+    """``[[epoch, val EPE], ...]`` of a run's validations (its ``scalars.json``)."""
+    curve = {}
+    for path in sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for row in (json.loads(line) for line in f if line.strip()):
+                if 'EPE' in row and 'loss' not in row:
+                    curve[int(row['step'])] = float(row['EPE'])  # a resumed run: the latest
+    return [[epoch, epe] for epoch, epe in sorted(curve.items())]
+
+
 def select_on_val_options(every: int) -> Dict[str, object]:
     """Pose-config options of ``--select-on-val EVERY``: validate every EVERY epochs and
     keep the checkpoint with the lowest val EPE beside the last one."""
@@ -689,7 +700,8 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
     picked = {}
     if select_on_val:
         best, epoch = best_on_val(work)
-        picked = dict(splits_last=results, checkpoint_last=ckpt, best_epoch=epoch)
+        picked = dict(splits_last=results, checkpoint_last=ckpt, best_epoch=epoch,
+                      val_curve=val_curve(work))
         ckpt = best
         os.makedirs(osp.join(arm_dir, 'best_on_val'), exist_ok=True)
         results = evaluate_splits(cfg_path, best, osp.join(arm_dir, 'best_on_val'), splits,

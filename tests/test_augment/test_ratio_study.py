@@ -316,6 +316,8 @@ def test_micro_study_selects_each_arm_on_val(tmp_path):
     logged = [float(v) for v in re.findall(r'Epoch\(val\) \[\d+\]\[\d+/\d+\].*?EPE: ([\d.]+)',
                                            (arm / 'train.log').read_text())]
     assert len(logged) == 3  # validated every epoch
+    assert [e for e, _ in m['val_curve']] == [1, 2, 3]
+    assert [v for _, v in m['val_curve']] == pytest.approx(logged, abs=1e-4)
     assert m['best_epoch'] == 1 + logged.index(min(logged))
     # the picked checkpoint, evaluated again by tools/test.py, gives the logged minimum
     assert m['splits']['val']['EPE'] == pytest.approx(min(logged), abs=1e-4)
