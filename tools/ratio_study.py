@@ -381,6 +381,41 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
     return buf.getvalue(), '\n'.join(lines) + '\n'
 
 
+def plot_val_curves(metrics: Dict[str, dict], path: str) -> bool:
+    """Val EPE over the epochs of every arm that recorded it (``--select-on-val``), one
+    panel per seed, each arm's picked epoch marked; False when no arm has a curve."""
+    curves = [m for m in metrics.values() if m.get('val_curve')]
+    if not curves:
+        return False
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    seeds = sorted({m.get('seed', 0) for m in curves})
+    arms = sorted({m['arm'] for m in curves}, key=lambda a: [m['arm'] for m in curves].index(a))
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    fig, axes = plt.subplots(1, len(seeds), figsize=(5 * len(seeds), 4), squeeze=False,
+                             sharey=True)
+    for ax, seed in zip(axes[0], seeds):
+        for m in curves:
+            if m.get('seed', 0) != seed:
+                continue
+            c = colors[arms.index(m['arm']) % len(colors)]
+            ax.plot(*zip(*m['val_curve']), '-', color=c, lw=1.2, label=m['arm'])
+            best = dict(map(tuple, m['val_curve'])).get(m.get('best_epoch'))
+            if best is not None:
+                ax.plot([m['best_epoch']], [best], 'o', color=c, ms=5)
+        ax.set_title(f'seed {seed}')
+        ax.set_xlabel('epoch')
+        ax.grid(alpha=.3)
+    axes[0][0].set_ylabel('val EPE (px; dot: the epoch the table reads)')
+    axes[0][-1].legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.02, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches='tight')
+    plt.close(fig)
+    return True
+
+
 def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> None:
     """EPE and PCK@0.2 vs r per split (means over seeds), with the r = 0 line and other arms."""
     import matplotlib
@@ -436,7 +471,7 @@ def plot(metrics: Dict[str, dict], report_splits: Sequence[str], path: str) -> N
 
 
 FINAL_TABLES = ('results.csv', 'results.md', 'results.png', 'results_last.csv',
-                'results_last.md')
+                'results_last.md', 'val_curves.png')
 """The tables of a finished study; these names never hold the tables of an unfinished one."""
 PARTIAL_TABLES = ('results.partial.csv', 'results.partial.md')
 """Progress tables written after each arm while the study is unfinished."""
@@ -500,6 +535,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
     atomic_write(osp.join(work_dir, 'results.csv'), csv_text)
     md = f'# Augmentation ratio study\n\nCommand: `{command}`\n\n{md_table}\n{note}'
     atomic_write(osp.join(work_dir, 'results.md'), md)
+    plot_val_curves(metrics, osp.join(work_dir, 'val_curves.png'))
     if last is not None:  # --select-on-val: the same runs at their last epoch
         csv_last, md_last = build_tables(last, report_splits)
         atomic_write(osp.join(work_dir, 'results_last.csv'), csv_last)

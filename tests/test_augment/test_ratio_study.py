@@ -327,6 +327,7 @@ def test_micro_study_selects_each_arm_on_val(tmp_path):
     assert set(m['splits']) == set(m['splits_last']) == {'val', 'test', 'test_shift'}
     assert 'lowest val EPE (--select-on-val' in (w / 'results.md').read_text()
     assert 'each read at its last epoch' in (w / 'results_last.md').read_text()
+    assert (w / 'val_curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_last_epoch_tables_only_when_every_arm_was_selected_on_val(tmp_path):
