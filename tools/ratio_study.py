@@ -1017,6 +1017,11 @@ def main(argv: Optional[List[str]] = None) -> None:
                 if args.mix_start or args.mix_real_last else None)
     base_cfg = Config.fromfile(args.config)
     check_custom_imports(base_cfg, args.config)
+    max_epochs = int(args.epochs or preset['pose'].get('train_cfg.max_epochs')
+                     or base_cfg.train_cfg.max_epochs)
+    if args.select_on_val is not None and args.select_on_val > max_epochs:
+        raise StudyError(f'--select-on-val {args.select_on_val}: validate every 1 to '
+                         f'{max_epochs} epochs (the pose arms\' max_epochs)')
     if args.generator is not None and not osp.isfile(args.generator):
         raise FileNotFoundError(2, 'No such file or directory (--generator)', args.generator)
     manifest = dict(config=osp.abspath(args.config), config_sha=sha16(base_cfg.pretty_text),
@@ -1040,10 +1045,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.epochs is not None:
         base_cfg.train_cfg.max_epochs = args.epochs
     if args.select_on_val is not None:
-        if args.select_on_val > int(base_cfg.train_cfg.max_epochs):
-            raise StudyError(f'--select-on-val {args.select_on_val}: validate every 1 to '
-                             f'{int(base_cfg.train_cfg.max_epochs)} epochs (the pose arms\' '
-                             f'max_epochs)')
         apply_options(base_cfg, select_on_val_options(args.select_on_val))
     data_root = ensure_data(work_dir, data_spec)
     set_data_root(base_cfg, data_root)

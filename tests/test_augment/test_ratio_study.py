@@ -240,6 +240,7 @@ def test_bad_ratio_is_refused(tmp_path, capsys):
         (['--appearances', '1'], 'render the data of a preset'),
         (['--preset', 'cpu-low', '--appearances', '0'], '--appearances must be >= 1'),
         (['--select-on-val', '0'], '--select-on-val must be >= 1'),
+        (['--preset', 'micro', '--select-on-val', '2'], 'validate every 1 to 1 epochs'),
     ]
     for args, message in cases:
         err = refused('ratio_study', [STUDY_CFG, '--work-dir', tmp_path, *args], capsys)
