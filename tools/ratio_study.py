@@ -243,20 +243,24 @@ def aggregate(metrics: Dict[str, dict]) -> Dict[str, dict]:
 
     Each aggregated arm also has ``seeds`` (sorted) and ``per_seed``
     (``{seed: splits}``). An arm whose seeds used different conventional
-    augmentations (the combined arm picked per seed) has them as ``aug``, joined
-    with ``/`` in seed order.
+    augmentations or ratios (the combined arm picked per seed) has them as ``aug``
+    and ``ratio_label``, joined with ``/`` in seed order.
     """
     out: Dict[str, dict] = {}
     augs: Dict[str, Dict[int, Optional[str]]] = {}
+    ratios: Dict[str, Dict[int, float]] = {}
     for m in metrics.values():
         agg = out.setdefault(m['arm'], dict(m, per_seed={}))
         agg['per_seed'][m.get('seed', 0)] = m['splits']
         augs.setdefault(m['arm'], {})[m.get('seed', 0)] = arm_aug(m)
+        ratios.setdefault(m['arm'], {})[m.get('seed', 0)] = m['ratio']
     for name, agg in out.items():
         seeds = sorted(agg['per_seed'])
         agg['seeds'] = seeds
         if len(set(augs[name].values())) > 1:
             agg['aug'] = '/'.join(str(augs[name][s]) for s in seeds)
+        if len(set(ratios[name].values())) > 1:
+            agg['ratio_label'] = '/'.join(f'{ratios[name][s]:g}' for s in seeds)
         splits = {}
         for split in agg['per_seed'][seeds[0]]:
             if all(split in agg['per_seed'][s] for s in seeds):
@@ -373,7 +377,8 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
     head += [f'{s} EPE vs r=0' for s in report_splits]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for m in arms:
-        row = [m['arm'], f'{m["ratio"]:g}', arm_aug(m) or '-', str(len(m['seeds']))]
+        row = [m['arm'], m.get('ratio_label', f'{m["ratio"]:g}'), arm_aug(m) or '-',
+               str(len(m['seeds']))]
         for s in report_splits:
             row += [cell(m, s, 'EPE'), cell(m, s, 'PCK')]
         row += [change_cell(m, s) for s in report_splits]

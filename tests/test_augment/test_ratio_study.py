@@ -473,7 +473,7 @@ def test_join_studies_pairs_seeds_across_work_dirs(tmp_path):
                                   ('amplitude+r=0.25', 'combined', 0.25, 'amplitude', 8.0)])
     s1 = _study_dir(tmp_path, 1, [('r=0', 'ratio', 0.0, None, 20.0),
                                   ('r=0.25', 'ratio', 0.25, None, 21.0),
-                                  ('mixstyle+r=0.25', 'combined', 0.25, 'mixstyle', 18.0)])
+                                  ('mixstyle+r=0.5', 'combined', 0.5, 'mixstyle', 18.0)])
     out = str(tmp_path / 'joined')
     join.main([s0, s1, '--out', out])
     md = open(osp.join(out, 'results.md')).read()
@@ -481,12 +481,12 @@ def test_join_studies_pairs_seeds_across_work_dirs(tmp_path):
     assert '| r=0.25 | 0.25 | - | 2 | 15.000 ± 8.485 |' in md
     assert '-2.5 ± 10.6 % (1/2 lower)' in md
     # the combined arm picked per seed is one arm of two seeds, its picks listed
-    assert '| combined |' in md and '(seed 0: amplitude+r=0.25, seed 1: mixstyle+r=0.25)' in md
-    # its augmentation column names each seed's pick, not the first seed's alone
-    assert '| combined | 0.25 | amplitude/mixstyle | 2 |' in md
+    assert '| combined |' in md and '(seed 0: amplitude+r=0.25, seed 1: mixstyle+r=0.5)' in md
+    # its ratio and augmentation columns name each seed's pick, not the first seed's alone
+    assert '| combined | 0.25/0.5 | amplitude/mixstyle | 2 |' in md
     assert osp.islink(osp.join(out, 'arms', 'r=0@seed1'))
-    assert json.load(open(osp.join(s1, 'arms', 'mixstyle+r=0.25', 'metrics.json')))['arm'] == \
-        'mixstyle+r=0.25'  # the study's own files are left alone
+    assert json.load(open(osp.join(s1, 'arms', 'mixstyle+r=0.5', 'metrics.json')))['arm'] == \
+        'mixstyle+r=0.5'  # the study's own files are left alone
     with pytest.raises(Exception, match='not empty'):
         join.main([s0, s1, '--out', out])
     with pytest.raises(Exception, match='join each seed once'):
