@@ -61,7 +61,6 @@ import datetime
 import glob
 import io
 import json
-import os
 import os.path as osp
 import re
 import sys
@@ -397,7 +396,7 @@ def plot_val_curves(metrics: Dict[str, dict], path: str) -> bool:
     import matplotlib.pyplot as plt
 
     seeds = sorted({m.get('seed', 0) for m in curves})
-    arms = sorted({m['arm'] for m in curves}, key=lambda a: [m['arm'] for m in curves].index(a))
+    arms = list(dict.fromkeys(m['arm'] for m in curves))  # first-seen order
     colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
     fig, axes = plt.subplots(1, len(seeds), figsize=(5 * len(seeds), 4), squeeze=False,
                              sharey=True)
@@ -416,8 +415,10 @@ def plot_val_curves(metrics: Dict[str, dict], path: str) -> bool:
     axes[0][0].set_ylabel('val EPE (px; dot: the epoch the table reads)')
     axes[0][-1].legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches='tight')
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return True
 
 
@@ -526,7 +527,6 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
             'seeds, with the number of seeds in which the arm\'s EPE was lower.\n')
     note += '\n' + environment_note({name: (m.get('seed', 0), m.get('environment'))
                                      for name, m in metrics.items()})
-    last = last_epoch_reading(metrics)
     if progress is not None:
         done, total = progress
         md = (f'# Augmentation ratio study (incomplete: {done} of {total} arms)\n\n'
@@ -541,6 +541,7 @@ def write_reports(work_dir: str, report_splits: Sequence[str], command: str,
     md = f'# Augmentation ratio study\n\nCommand: `{command}`\n\n{md_table}\n{note}'
     atomic_write(osp.join(work_dir, 'results.md'), md)
     plot_val_curves(metrics, osp.join(work_dir, 'val_curves.png'))
+    last = last_epoch_reading(metrics)
     if last is not None:  # --select-on-val: the same runs at their last epoch
         csv_last, md_last = build_tables(last, report_splits)
         atomic_write(osp.join(work_dir, 'results_last.csv'), csv_last)
@@ -673,14 +674,18 @@ def test_splits(cfg) -> Dict[str, str]:
     return splits
 
 
-def _train_timing(work: str) -> Tuple[Optional[float], Optional[float]]:
-    """Mean ``data_time`` share of iteration time and the training wall time (s)."""
-    files = sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')))
+def _scalar_rows(work: str) -> List[dict]:
+    """The rows of every ``scalars.json`` a run (and its resumptions) logged, in order."""
     rows = []
-    for path in files:
+    for path in sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             rows += [json.loads(line) for line in f if line.strip()]
-    train = [r for r in rows if 'data_time' in r and 'loss' in r]
+    return rows
+
+
+def _train_timing(work: str) -> Tuple[Optional[float], Optional[float]]:
+    """Mean ``data_time`` share of iteration time and the training wall time (s)."""
+    train = [r for r in _scalar_rows(work) if 'data_time' in r and 'loss' in r]
     if not train:
         return None, None
     skip = train[1:] if len(train) > 1 else train  # the first window includes worker start-up
@@ -701,12 +706,8 @@ def best_on_val(work: str) -> Tuple[str, int]:
 
 def val_curve(work: str) -> List[List[float]]:
     """``[[epoch, val EPE], ...]`` of a run's validations (its ``scalars.json``)."""
-    curve = {}
-    for path in sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for row in (json.loads(line) for line in f if line.strip()):
-                if 'EPE' in row and 'loss' not in row:
-                    curve[int(row['step'])] = float(row['EPE'])  # a resumed run: the latest
+    curve = {int(row['step']): float(row['EPE'])  # a resumed run's epoch: the latest row
+             for row in _scalar_rows(work) if 'EPE' in row and 'loss' not in row}
     return [[epoch, epe] for epoch, epe in sorted(curve.items())]
 
 
@@ -744,7 +745,6 @@ def run_arm(arm: dict, base_cfg, work_dir: str, generator: Optional[str], seed: 
         picked = dict(splits_last=results, checkpoint_last=ckpt, best_epoch=epoch,
                       val_curve=val_curve(work))
         ckpt = best
-        os.makedirs(osp.join(arm_dir, 'best_on_val'), exist_ok=True)
         results = evaluate_splits(cfg_path, best, osp.join(arm_dir, 'best_on_val'), splits,
                                   METRIC_KEYS)
     metrics = dict(arm=arm['name'], kind=arm['kind'], ratio=arm['ratio'], jitter=arm['jitter'],

@@ -717,8 +717,8 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
     Args:
         cfg_path: The run's config.
         checkpoint: The checkpoint to evaluate.
-        out_dir: Where ``metrics_<split>.json`` and the logs go; a split whose
-            metrics file exists is not evaluated again.
+        out_dir: Where ``metrics_<split>.json`` and the logs go (created if
+            missing); a split whose metrics file exists is not evaluated again.
         splits: ``{split name: ann_file}`` (relative to the dataset's data_root).
         keys: The metric names to return.
         jobs: Splits evaluated side by side (separate processes; a large GPU
@@ -727,6 +727,8 @@ def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[s
     Returns:
         ``{split: {key: value}}``.
     """
+    os.makedirs(out_dir, exist_ok=True)
+
     def evaluate(split: str, ann_file: str) -> None:
         out = osp.join(out_dir, f'metrics_{split}.json')
         if not osp.isfile(out):
