@@ -306,10 +306,17 @@ def test_micro_study_trains_an_oracle_arm_without_a_generator(tmp_path):
 
 def test_micro_study_selects_each_arm_on_val(tmp_path):
     """A REAL micro run with --select-on-val: the arm is read at the epoch with its lowest
-    logged val EPE, and at its last epoch in splits_last / results_last.md."""
+    logged val EPE, and at its last epoch in splits_last / results_last.md.
+
+    The learning rate jumps 10^4-fold after epoch 2, so the last epoch's val error rises
+    and the best checkpoint is another model than the last one."""
     import re
+    cfg = tmp_path / 'lr_jump.py'
+    cfg.write_text(f'_base_ = [{STUDY_CFG!r}]\n'
+                   'param_scheduler = [dict(type="MultiStepLR", by_epoch=True, '
+                   'milestones=[2], gamma=1e4)]\n')
     w = tmp_path / 'study'
-    run_tool('tools/ratio_study.py', STUDY_CFG, '--preset', 'micro', '--work-dir', w,
+    run_tool('tools/ratio_study.py', cfg, '--preset', 'micro', '--work-dir', w,
              '--ratios', '0', '--no-conventional', '--no-combined', '--in-process',
              '--epochs', '3', '--select-on-val', '1')
     arm = w / 'arms' / 'r=0'
@@ -320,12 +327,15 @@ def test_micro_study_selects_each_arm_on_val(tmp_path):
     assert [e for e, _ in m['val_curve']] == [1, 2, 3]
     assert [v for _, v in m['val_curve']] == pytest.approx(logged, abs=1e-4)
     assert m['best_epoch'] == 1 + logged.index(min(logged))
+    assert m['best_epoch'] < 3 and logged[-1] > min(logged)  # the jump made the last worse
     # the picked checkpoint, evaluated again by tools/test.py, gives the logged minimum
     assert m['splits']['val']['EPE'] == pytest.approx(min(logged), abs=1e-4)
     assert m['splits_last']['val']['EPE'] == pytest.approx(logged[-1], abs=1e-4)
     assert m['checkpoint'].endswith(f'best_EPE_epoch_{m["best_epoch"]}.pth')
     assert m['checkpoint_last'].endswith('epoch_3.pth')
     assert set(m['splits']) == set(m['splits_last']) == {'val', 'test', 'test_shift'}
+    for split in ('test', 'test_shift'):  # two models: every split read from each
+        assert m['splits'][split]['EPE'] != m['splits_last'][split]['EPE']
     assert 'lowest val EPE (--select-on-val' in (w / 'results.md').read_text()
     assert 'each read at its last epoch' in (w / 'results_last.md').read_text()
     assert (w / 'val_curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
