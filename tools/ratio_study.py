@@ -237,6 +237,15 @@ def arm_dir_name(name: str, seed: int, seeds: Sequence[int]) -> str:
     return name if len(seeds) == 1 else f'{name}@seed{seed}'
 
 
+KIND_ORDER = ('ratio', 'judged', 'truth', 'reconstruction', 'conventional', 'combined')
+"""The order of the arms' kinds in the tables and plots."""
+
+
+def arm_order(m: dict) -> tuple:
+    """Sort key of an arm's metrics in the tables and plots: kind, ratio, name."""
+    return KIND_ORDER.index(m['kind']), m['ratio'], m['arm']
+
+
 def aggregate(metrics: Dict[str, dict]) -> Dict[str, dict]:
     """``{arm: metrics}`` with each split's numbers averaged over the arm's seeds.
 
@@ -332,12 +341,9 @@ def build_tables(metrics: Dict[str, dict], report_splits: Sequence[str]
     split the EPE change against r = 0, paired by seed (mean ± sd of the
     per-seed changes, and in how many seeds the arm's EPE was lower).
     """
-    order = {'ratio': 0, 'judged': 1, 'truth': 2, 'reconstruction': 3, 'conventional': 4,
-             'combined': 5}
-    runs = sorted(metrics.values(), key=lambda m: (order[m['kind']], m['ratio'], m['arm'],
-                                                   m.get('seed', 0)))
+    runs = sorted(metrics.values(), key=lambda m: (*arm_order(m), m.get('seed', 0)))
     agg = aggregate(metrics)
-    arms = sorted(agg.values(), key=lambda m: (order[m['kind']], m['ratio'], m['arm']))
+    arms = sorted(agg.values(), key=arm_order)
     base = next((m for m in arms if m['kind'] == 'ratio' and m['ratio'] == 0), None)
 
     buf = io.StringIO()
@@ -396,7 +402,8 @@ def plot_val_curves(metrics: Dict[str, dict], path: str) -> bool:
     import matplotlib.pyplot as plt
 
     seeds = sorted({m.get('seed', 0) for m in curves})
-    arms = list(dict.fromkeys(m['arm'] for m in curves))  # first-seen order
+    curves.sort(key=arm_order)  # the tables' order: r = 0 first, its colour the same in each panel
+    arms = list(dict.fromkeys(m['arm'] for m in curves))
     colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
     fig, axes = plt.subplots(1, len(seeds), figsize=(5 * len(seeds), 4), squeeze=False,
                              sharey=True)

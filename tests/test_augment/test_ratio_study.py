@@ -506,3 +506,16 @@ def test_join_studies_pairs_seeds_across_work_dirs(tmp_path):
         join.main([s0, other, '--out', str(tmp_path / 'mixed')])
     with pytest.raises(Exception, match='not a ratio study'):
         join.main([str(tmp_path), '--out', str(tmp_path / 'none')])
+
+
+def test_arms_are_ordered_by_kind_then_ratio_not_by_name():
+    """'r=0.5' sorts before 'r=0' as a name; the tables and the val-curve plot put r = 0
+    first, then the ratios, the oracle, the conventional and the combined arms."""
+    study = load_tool('ratio_study')
+    arms = [dict(arm='combined', kind='combined', ratio=0.5),
+            dict(arm='jitter', kind='conventional', ratio=0.0),
+            dict(arm='truth_r=0.5', kind='truth', ratio=0.5),
+            dict(arm='r=0.5', kind='ratio', ratio=0.5),
+            dict(arm='r=0', kind='ratio', ratio=0.0)]
+    assert [m['arm'] for m in sorted(arms, key=study.arm_order)] == \
+        ['r=0', 'r=0.5', 'truth_r=0.5', 'jitter', 'combined']
