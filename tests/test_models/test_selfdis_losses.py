@@ -184,6 +184,16 @@ def test_options_are_checked():
         build_model(model_cfg('resnet', 3, dict(decoder=dict(in_channels=7))))
 
 
+def test_a_loss_given_without_type_updates_its_default():
+    """``--cfg-options model.selfdis.loss_dual_img.loss_weight=1.0`` on a config that leaves
+    the term at its default changes the weight only; an optional term has no default."""
+    sd = build_model(model_cfg('resnet', 3, dict(loss_dual_img=dict(loss_weight=1.0)))).selfdis
+    assert type(sd.loss_dual_img).__name__ == 'FeatureL1Loss'
+    assert sd.loss_dual_img.loss_weight == 1.0 and sd.loss_dual_pose.loss_weight == 0.1
+    with pytest.raises(ValueError, match='loss_img_ssim has no default to update: give its type'):
+        build_model(model_cfg('resnet', 3, dict(loss_img_ssim=dict(loss_weight=0.3))))
+
+
 LABELS = dict(MODULATED, pose_maps_from='labels',
               decoder=dict(type='PoseModulatedDecoder', base_channels=4, hidden_channels=4,
                            pose_encoding='limbs'))

@@ -58,12 +58,18 @@ class SelfDisLosses:
     """
 
     def _build_losses(self, use_gan: bool, **given: OptConfigType) -> None:
-        """Build each ``loss_*`` module from its config (the default when ``None``)."""
+        """Build each ``loss_*`` module from its config (the default when ``None``; a config
+        without ``type`` updates the default, e.g. ``dict(loss_weight=1.0)``)."""
         for name, cfg in given.items():
             if cfg is None and name in _OPTIONAL_LOSSES:
                 setattr(self, name, None)
                 continue
             cfg = dict(_DEFAULT_LOSSES[name] if cfg is None else cfg)
+            if 'type' not in cfg:
+                if name not in _DEFAULT_LOSSES:
+                    raise ValueError(f'selfdis.{name} has no default to update: give its type, '
+                                     f'e.g. {name}=dict(type=..., loss_weight=...), got {cfg}')
+                cfg = {**_DEFAULT_LOSSES[name], **cfg}
             if 'loss_weight' in cfg:
                 check_loss_weight(cfg['loss_weight'], f'selfdis.{name}.loss_weight')
             setattr(self, name, MODELS.build(cfg))
