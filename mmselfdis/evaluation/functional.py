@@ -48,11 +48,11 @@ def psnr(a: Tensor, b: Tensor, data_range: float = 255.0) -> Tensor:
     return 10.0 * torch.log10(data_range**2 / mse)  # mse == 0 gives inf
 
 
-def _gaussian_window(size: int, sigma: float, device: torch.device) -> Tensor:
+def _gaussian_1d(size: int, sigma: float, device: torch.device) -> Tensor:
+    """A normalised Gaussian of ``size`` taps, float64: the 2-D window is its outer product."""
     x = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
     g = torch.exp(-x**2 / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
+    return g / g.sum()
 
 
 def ssim(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
@@ -88,17 +88,20 @@ def ssim_map(a: Tensor, b: Tensor, data_range: float = 255.0, window: int = 11,
     n, c, h, w = a.shape
     size = min(window, h, w)
     dtype = torch.float64 if double else torch.float32
-    kernel = _gaussian_window(size, sigma, a.device).to(dtype).expand(c, 1, size, size)
     x, y = a.to(dtype), b.to(dtype)
-
-    def blur(t: Tensor) -> Tensor:
-        return F.conv2d(t, kernel, groups=c)
+    # the five local means in one pass of the separable window (a row, then a column
+    # of taps): the same sums as the 2-D window, several times faster, backward included
+    stack = torch.cat([x, y, x * x, y * y, x * y], 1)
+    k = stack.shape[1]
+    g = _gaussian_1d(size, sigma, a.device).to(dtype)
+    blurred = F.conv2d(F.conv2d(stack, g.view(1, 1, 1, size).expand(k, 1, 1, size), groups=k),
+                       g.view(1, 1, size, 1).expand(k, 1, size, 1), groups=k)
+    mu_x, mu_y, xx, yy, xy = blurred.split(c, 1)
 
     c1, c2 = (0.01 * data_range)**2, (0.03 * data_range)**2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    var_x = xx - mu_x**2
+    var_y = yy - mu_y**2
+    cov = xy - mu_x * mu_y
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / \
         ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s

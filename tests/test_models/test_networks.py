@@ -394,6 +394,47 @@ def test_limb_maps_without_dots_and_drawn_small_then_resized():
         LimbMaps(3, limbs=[(0, 1)], max_size=0)
 
 
+def test_limb_maps_in_channels_last_memory_format_hold_the_same_values():
+    """draw(..., torch.channels_last): the maps a channels-last network reads, made once in
+    its format (resized in it when drawn small), equal to the contiguous maps."""
+    g = torch.Generator().manual_seed(0)
+    points, conf = torch.rand(4, 21, 2, generator=g), torch.rand(4, 21, generator=g)
+    for lm in (LimbMaps(21, with_keypoints=False, max_size=32), LimbMaps(21)):
+        for size in ((16, 16), (64, 64)):
+            plain = lm.draw(points, conf, size)
+            cl = lm.draw(points, conf, size, torch.channels_last)
+            assert plain.is_contiguous() and cl.is_contiguous(memory_format=torch.channels_last)
+            assert not cl.is_contiguous()
+            torch.testing.assert_close(cl, plain, rtol=0, atol=0)
+
+
+def test_channels_last_pose_modulated_decoder_reads_channels_last_maps():
+    """After ChannelsLastHook's conversion the decoder gives its modulations channels-last
+    pose maps (no conversion by each convolution) and decodes what the contiguous one does."""
+    torch.manual_seed(0)
+    dec = PoseModulatedDecoder(pose_map_channels=21, app_channels=4, out_channels=1,
+                               num_upsamples=3, base_channels=4, hidden_channels=4,
+                               pose_encoding='limbs', full_resolution=True,
+                               limb_cfg=dict(with_keypoints=False, max_size=8))
+    for m in dec.modules():
+        if isinstance(m, PoseAppearanceNorm):
+            nn.init.normal_(m.pose_net[-1].weight, std=0.1)
+    maps, app = torch.rand(2, 21, 16, 16), torch.randn(2, 4, 2, 2)
+    with torch.no_grad():
+        want = dec(maps, app)
+        seen = []
+        hooks = [m.pose_net[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+                 for m in dec.modules() if isinstance(m, PoseAppearanceNorm)]
+        dec.to(memory_format=torch.channels_last)
+        got = dec(maps, app)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == 4
+    assert all(t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+               for t in seen)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize('full_resolution', [False, True])
 def test_pose_modulated_decoder_with_limbs_modulates_every_scale(full_resolution):
     torch.manual_seed(0)

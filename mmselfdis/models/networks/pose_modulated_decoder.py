@@ -25,6 +25,14 @@ def _resize(x: Tensor, size) -> Tensor:
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
+def _memory_format(weight: Tensor) -> torch.memory_format:
+    """``torch.channels_last`` for a convolution weight stored so, else contiguous."""
+    if weight.dim() == 4 and not weight.is_contiguous() and \
+            weight.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class PoseAppearanceNorm(nn.Module):
     """Normalise a feature map, then let the pose and the appearance set its statistics.
 
@@ -247,14 +255,17 @@ class PoseModulatedDecoder(nn.Module):
         """
         size = app.shape[-2:]
         cache: Dict[tuple, Tensor] = {}
+        # the maps in the memory format of the convolutions that read them (channels-last
+        # after ChannelsLastHook), made once per scale instead of converted by each reader
+        fmt = _memory_format(self.stem.mod.pose_net[0].conv.weight)
         if self.limb_maps is not None:
             points, conf = self.limb_maps.keypoints(pose_maps)
 
             def draw(s):
-                return self.limb_maps.draw(points, conf, s).to(app.dtype)
+                return self.limb_maps.draw(points, conf, s, fmt).to(app.dtype)
         else:
             def draw(s):
-                return _resize(pose_maps, s).to(app.dtype)
+                return _resize(pose_maps, s).to(app.dtype).contiguous(memory_format=fmt)
 
         if (context is None) != (not self.context_channels) or \
                 (context is not None and context.shape[1] != self.context_channels):
@@ -265,8 +276,9 @@ class PoseModulatedDecoder(nn.Module):
         def pose_at(s) -> Tensor:
             key = tuple(int(v) for v in s)
             if key not in cache:
-                cache[key] = draw(key) if context is None else \
-                    torch.cat([draw(key), _resize(context.to(app.dtype), key)], 1)
+                cache[key] = draw(key) if context is None else torch.cat(
+                    [draw(key), _resize(context.to(app.dtype), key)], 1).contiguous(
+                        memory_format=fmt)
             return cache[key]
 
         stem_in = [pose_at(size), app]
