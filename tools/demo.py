@@ -28,6 +28,7 @@ Example::
     python tools/demo.py --preset gpu --work-dir work_dirs/demo_gpu   # one large GPU
 """
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -47,7 +48,7 @@ from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # 
                                    atomic_write, check_manifest, ensure_synthhands,
                                    gpu_loader_options, micro_options,
                                    run_tool, set_codec, set_data_root, set_in_process, sha16,
-                                   train_run)
+                                   tool_threads, train_run)
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'selfdis-demo_unet_synthhands-mono-64x64.py')
 # The config of each preset. cpu: the painter that met the paired goals at the pose image's
@@ -139,9 +140,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--judge-epochs', type=int, default=None,
                         help='training epochs of the judge (default 20; gpu: '
                         f'{GPU_PRESET["judge_epochs"]}; 1 with --micro)')
-    parser.add_argument('--judge-beside', action='store_true',
+    parser.add_argument('--judge-beside', action=argparse.BooleanOptionalAction, default=None,
                         help='train the judge in a second process beside stage 3 instead of '
-                        'before it (a large GPU has room for both; not with --in-process)')
+                        'before it (default: on with the cpu preset on 2 or more threads, '
+                        'where the judge takes half the threads and the training the rest '
+                        'until the judge is done; on a large GPU there is room for both; '
+                        'not with --in-process)')
     parser.add_argument('--in-process', action=argparse.BooleanOptionalAction, default=None,
                         help='run the trainings, the evaluation and the figures in this '
                         'process, one after the other, instead of a subprocess each (saves the '
@@ -154,6 +158,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.micro and args.preset != 'cpu':
         raise StudyError('--micro shrinks the cpu preset\'s networks; leave --preset out')
+    if args.judge_beside is None:
+        args.judge_beside = args.preset == 'cpu' and not args.micro and \
+            not args.in_process and tool_threads() >= 2
     if args.in_process is None:
         args.in_process = args.preset == 'gpu' and not args.judge_beside
     if args.in_process and args.judge_beside:
@@ -232,16 +239,29 @@ def main(argv: Optional[List[str]] = None) -> None:
         judge_epochs = args.judge_epochs or (1 if args.micro else GPU_PRESET['judge_epochs']
                                              if args.preset == 'gpu' else JUDGE_EPOCHS)
         beside = args.judge_beside and find_judge(data_root) is None
+        # on a CPU the two trainings split the threads: two processes of one thread get more
+        # done than one of two, three threads on two cores less (docs/results.md)
+        total = tool_threads()
+        judge_threads = max(1, total // 2) if beside and args.preset == 'cpu' else None
+        where = ''
+        if judge_threads:
+            where = (f'; beside stage 3 in a second process of {judge_threads} of {total} '
+                     f'threads, the training taking the rest until the judge is done (log: '
+                     f'{osp.join(rel, "judge.log")})')
+        elif beside:
+            where = ('; on the GPU beside stage 3 (it is needed only from stage 4 on; '
+                     f'log: {osp.join(rel, "judge.log")})')
         _stage(2, f'the judge: a pose estimator trained {judge_epochs} epochs on the real '
                   f'training images only (cached in {osp.relpath(judge_dir(data_root))})'
-                  + ('; on the GPU beside stage 3 (it is needed only from stage 4 on; '
-                     f'log: {osp.join(rel, "judge.log")})' if beside else ''))
+                  + where)
         t_judge = time.time()
+        judge_source = copy.deepcopy(cfg)  # the training's config changes below
 
         def train_judge(echo: Optional[str]) -> tuple:
             try:
-                files = ensure_judge(cfg, data_root, judge_epochs, args.seed,
-                                     log=osp.join(work_dir, 'judge.log'), echo=echo)
+                files = ensure_judge(judge_source, data_root, judge_epochs, args.seed,
+                                     log=osp.join(work_dir, 'judge.log'), echo=echo,
+                                     threads=judge_threads)
             except JudgeError as err:
                 raise StudyError(str(err)) from err
             print(f'  judge ready: {osp.relpath(files[1])} ({time.time() - t_judge:.0f} s)',
@@ -254,6 +274,10 @@ def main(argv: Optional[List[str]] = None) -> None:
             # where ensure_judge puts it; the metric loads the judge only when it scores
             judge_files = tuple(osp.join(judge_dir(data_root), f)
                                 for f in ('config.py', 'judge.pth'))
+            if judge_threads:
+                cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(
+                    type='ShareCoresHook', until_exists=judge_files[1],
+                    threads=max(1, total - judge_threads))]
         else:
             judge_files = train_judge('Epoch(')
     set_judge(cfg, *judge_files)

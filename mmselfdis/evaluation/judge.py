@@ -38,7 +38,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmpose.structures import PoseDataSample
-from mmselfdis.utils.study import atomic_write, inner_dataset, sha16, train_run
+from mmselfdis.utils.study import (atomic_write, inner_dataset, sha16, tool_threads,
+                                    train_run)
 
 __all__ = ['JUDGE_DIR', 'JUDGE_EPOCHS', 'judge_config', 'judge_dir', 'find_judge',
            'ensure_judge', 'load_judge', 'set_judge', 'predict_crop_keypoints', 'JudgeError']
@@ -174,7 +175,7 @@ def _count_samples(cfg: Config) -> Optional[int]:
 
 def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE_EPOCHS,
                  seed: int = 0, log: Optional[str] = None,
-                 echo: Optional[str] = None) -> Tuple[str, str]:
+                 echo: Optional[str] = None, threads: Optional[int] = None) -> Tuple[str, str]:
     """Train the judge of ``data_root`` once (``tools/train.py``); reuse it afterwards.
 
     A cached judge (:func:`find_judge`) is reused when its ``judge.json``
@@ -190,6 +191,8 @@ def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE
         seed: Training seed.
         log: Training log (default ``<data_root>/judge/train.log``).
         echo: Print the training log's lines that contain this text.
+        threads: The training's thread count (default: this process's
+            ``OMP_NUM_THREADS``, else every core).
 
     Returns:
         tuple: ``(config path, checkpoint path)`` of the judge.
@@ -218,7 +221,8 @@ def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE
     cfg.dump(cfg_path)
     work = osp.join(folder, 'work')
     t0 = time.time()
-    train_run(cfg_path, work, seed, log or osp.join(folder, 'train.log'), echo=echo)
+    train_run(cfg_path, work, seed, log or osp.join(folder, 'train.log'), echo=echo,
+              threads=threads)
     wall = time.time() - t0
     ckpt = osp.join(folder, 'judge.pth')
     tmp = f'{ckpt}.tmp-{os.getpid()}'
@@ -239,6 +243,7 @@ def ensure_judge(source: Union[str, Config], data_root: str, epochs: int = JUDGE
         batch_size=batch,
         iterations=None if num is None else int(epochs) * math.ceil(num / batch),
         train_wall_s=round(wall, 1),
+        train_threads=int(threads) if threads else tool_threads(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat())
     atomic_write(record_path, json.dumps(record, indent=2))
     return cfg_path, ckpt

@@ -370,7 +370,8 @@ def describe_environment(env: dict) -> str:
     return text
 
 
-def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = None) -> None:
+def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = None,
+             threads: Optional[int] = None) -> None:
     """Run ``tools/<script> argv`` with its output appended to ``log``.
 
     In a subprocess (:func:`run_logged`), or, after :func:`set_in_process`, as
@@ -385,14 +386,21 @@ def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = N
         log: Log file (appended to).
         echo: If given, the output's lines that contain this text are also
             printed (a progress display).
+        threads: The subprocess's ``OMP_NUM_THREADS`` (default
+            :func:`tool_threads`); not with :func:`set_in_process`.
 
     Raises:
         RuntimeError: The tool failed; the message has the log's tail.
+        StudyError: ``threads`` given to a tool run in this process.
     """
     argv = [str(a) for a in argv]
     if not _IN_PROCESS:
-        run_logged([sys.executable, f'tools/{script}', *argv], log, echo=echo)
+        env = None if threads is None else dict(OMP_NUM_THREADS=str(int(threads)))
+        run_logged([sys.executable, f'tools/{script}', *argv], log, env=env, echo=echo)
         return
+    if threads is not None:
+        raise StudyError(f'run_tool: a thread count ({threads}) is for a tool run in a '
+                         f'subprocess; this process runs its tools in process')
     if script in ('train.py', 'test.py'):
         name = f'{osp.splitext(script)[0]}_{os.getpid()}_{next(_RUN_COUNTER)}'
         argv += ['--cfg-options', f'experiment_name={name}']
@@ -697,17 +705,19 @@ def dump_run(cfg, run_dir: str) -> tuple:
     return cfg_path, work, osp.join(work, f'epoch_{int(cfg.train_cfg.max_epochs)}.pth')
 
 
-def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str] = None) -> None:
+def train_run(cfg_path: str, work: str, seed: int, log: str, echo: Optional[str] = None,
+              threads: Optional[int] = None) -> None:
     """Train ``cfg_path`` into ``work`` through ``tools/train.py --resume``.
 
     An interrupted run continues from its last checkpoint; a run with nothing
     to resume starts as the config says (from its ``load_from`` if set). The
     environment each start ran in is kept in ``work/environment.json``
-    (:func:`read_environment`).
+    (:func:`read_environment`). ``threads``: the training's thread count
+    (:func:`run_tool`).
     """
     record_environment(work)
     run_tool('train.py', [cfg_path, '--work-dir', work, '--resume', '--cfg-options',
-                          f'randomness.seed={seed}'], log, echo=echo)
+                          f'randomness.seed={seed}'], log, echo=echo, threads=threads)
 
 
 def evaluate_splits(cfg_path: str, checkpoint: str, out_dir: str, splits: Dict[str, str],

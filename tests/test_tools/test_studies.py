@@ -178,7 +178,7 @@ def test_demo_config_option(capsys):
     assert 'no_such.py: no such file' in err
 
 
-def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
+def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps(monkeypatch):
     t4 = load_tool('reproduce_table4')
     demo = load_tool('demo')
     row3 = [r for r in t4.ROWS if r[0] == '3'][0]
@@ -208,6 +208,15 @@ def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps():
         t4.parse_args(['--work-dir', 'w', '--jobs', '2', '--in-process'])
     with pytest.raises(Exception, match='choose one'):
         demo.parse_args(['--judge-beside', '--in-process'])
+    # the judge trains beside the generator on a CPU of 2 or more threads, not in a micro run
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    assert demo.parse_args([]).judge_beside and not demo.parse_args([]).in_process
+    assert not demo.parse_args(['--micro']).judge_beside
+    assert not demo.parse_args(['--no-judge-beside']).judge_beside
+    assert not demo.parse_args(['--in-process']).judge_beside
+    assert not demo_args.judge_beside  # gpu: one stage after the other, in process
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    assert not demo.parse_args([]).judge_beside
 
 
 def test_table4_max_ratio_sets_the_branch_cap_and_is_checked(tmp_path):
@@ -302,10 +311,13 @@ def test_evaluate_splits_side_by_side(tmp_path, monkeypatch):
 
 
 def test_demo_micro_trains_the_judge_beside_the_generator(tmp_path):
+    """On the CPU the judge's process gets half the threads and the training gives up as
+    many (ShareCoresHook) until the judge's weights are written."""
     w = tmp_path / 'demo'
     proc = run_tool('tools/demo.py', '--work-dir', w, '--num-poses', '40', '--epochs', '1',
-                    '--micro', '--judge-beside', env=dict(OMP_NUM_THREADS='1'))
-    assert 'beside stage 3' in proc.stdout and 'judge ready' in proc.stdout
+                    '--micro', '--judge-beside', env=dict(OMP_NUM_THREADS='2'))
+    assert 'beside stage 3 in a second process of 1 of 2 threads' in proc.stdout
+    assert 'judge ready' in proc.stdout
     assert proc.stdout.index('judge ready') < proc.stdout.index('[demo 4/5]')
     metrics = json.load(open(w / 'metrics.json'))
     assert metrics['disent/judged'] == 1.0 and 'disent/PCK_mix' in metrics
@@ -313,3 +325,8 @@ def test_demo_micro_trains_the_judge_beside_the_generator(tmp_path):
     judge = [m for m in cfg.test_evaluator if m['type'] == 'DisentanglementMetric'][0]['judge']
     assert judge['checkpoint'] == str(w / 'synthhands' / 'judge' / 'judge.pth')
     assert osp.isfile(judge['checkpoint']) and osp.isfile(judge['config'])
+    share = [h for h in cfg.custom_hooks if h['type'] == 'ShareCoresHook']
+    assert share == [dict(type='ShareCoresHook', until_exists=judge['checkpoint'], threads=1)]
+    assert json.load(open(w / 'synthhands' / 'judge' / 'judge.json'))['train_threads'] == 1
+    # the judge is not part of the training's config: a cached judge is reused as it is
+    assert 'ShareCoresHook' not in open(w / 'synthhands' / 'judge' / 'config.py').read()
