@@ -57,6 +57,10 @@ def test_judge_config_copies_the_pose_path_and_trains_on_real_images_only():
     assert cfg.train_cfg.max_epochs == 3 and cfg.randomness.seed == 5
     assert cfg.custom_hooks == [] and cfg.load_from is None
     assert all(m['type'] != 'DisentanglementMetric' for m in cfg.test_evaluator)
+    # of the demo's hooks (swap grids, metrics, memory format) the judge keeps the speed one
+    demo = Config.fromfile(DEMO)
+    assert {h['type'] for h in demo.custom_hooks} >= {'SwapGridHook', 'ChannelsLastHook'}
+    assert judge_config(DEMO).custom_hooks == [dict(type='ChannelsLastHook')]
 
 
 def test_the_second_judge_has_another_architecture_on_the_same_data():
