@@ -4,7 +4,10 @@
 2. train the independent judge on its real training images once
    (``mmselfdis.evaluation.judge``: a plain pose estimator with the demo's pose
    architecture and its own weights, cached in ``<data>/judge/``), or take
-   ``--judge CONFIG CKPT``;
+   ``--judge CONFIG CKPT``; on a CPU of 2 or more threads it trains beside
+   stage 3 in a second process of half the threads, the training giving up as
+   many until the judge is done (``ShareCoresHook``; ``--no-judge-beside``:
+   before stage 3);
 3. train self-disentanglement briefly (``tools/train.py`` with
    ``configs/demo/selfdis-demo-hands_unet_synthhands-mono-64x64.py``, the hand
    painted over the appearance image; ``--preset gpu``:
