@@ -61,6 +61,9 @@ def test_judge_config_copies_the_pose_path_and_trains_on_real_images_only():
     demo = Config.fromfile(DEMO)
     assert {h['type'] for h in demo.custom_hooks} >= {'SwapGridHook', 'ChannelsLastHook'}
     assert judge_config(DEMO).custom_hooks == [dict(type='ChannelsLastHook')]
+    # and its batching: one shared-memory block per field, as the generator's loader
+    assert demo.train_dataloader.collate_fn == dict(type='shared_pseudo_collate')
+    assert judge_config(DEMO).train_dataloader.collate_fn == dict(type='shared_pseudo_collate')
 
 
 def test_the_second_judge_has_another_architecture_on_the_same_data():
