@@ -395,11 +395,8 @@ def run_tool(script: str, argv: Sequence[str], log: str, echo: Optional[str] = N
     """
     argv = [str(a) for a in argv]
     if not _IN_PROCESS:
-        cmd = [sys.executable, f'tools/{script}', *argv]
-        if threads is None:
-            run_logged(cmd, log, echo=echo)
-        else:
-            run_logged(cmd, log, env=dict(OMP_NUM_THREADS=str(int(threads))), echo=echo)
+        env = None if threads is None else dict(OMP_NUM_THREADS=str(int(threads)))
+        run_logged([sys.executable, f'tools/{script}', *argv], log, env=env, echo=echo)
         return
     if threads is not None:
         raise StudyError(f'run_tool: a thread count ({threads}) is for a tool run in a '

@@ -127,12 +127,17 @@ def test_run_tool_in_process_names_each_runner_and_runs_one_at_a_time(tmp_path, 
             study.run_tool('train.py', ['cfg.py'], log)
     finally:
         study._IN_PROCESS_LOCK.release()
+    with pytest.raises(StudyError, match='a thread count .1. is for a tool run in a subprocess'):
+        study.run_tool('train.py', ['cfg.py'], log, threads=1)
     # without set_in_process: a subprocess through run_logged
     calls = []
     monkeypatch.setattr(study, '_IN_PROCESS', False)
-    monkeypatch.setattr(study, 'run_logged', lambda cmd, log, echo=None: calls.append(cmd))
+    monkeypatch.setattr(study, 'run_logged',
+                        lambda cmd, log, env=None, echo=None: calls.append((cmd, env)))
     study.run_tool('test.py', ['cfg.py', 'ckpt.pth'], log)
-    assert calls[0][1:] == ['tools/test.py', 'cfg.py', 'ckpt.pth']
+    assert calls[0][0][1:] == ['tools/test.py', 'cfg.py', 'ckpt.pth'] and calls[0][1] is None
+    study.run_tool('test.py', ['cfg.py', 'ckpt.pth'], log, threads=1)  # a thread count
+    assert calls[1][1] == dict(OMP_NUM_THREADS='1')
 
 
 def test_run_tool_in_process_gives_each_run_its_own_named_instances(tmp_path, monkeypatch):
