@@ -96,6 +96,7 @@ SUMMARY_KEYS = (
 
 # --micro: seconds instead of minutes (tests of the tool itself)
 _MICRO = micro_options((8, 8))
+MICRO_NUM_POSES = 40
 
 # --preset gpu: the demo at the paper's width, batch and heatmap size on one large GPU, for
 # <= 8 min with the judge: every stage in this process (start-up paid once), one at a time
@@ -128,10 +129,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'configs/demo/selfdis-demo_unet_synthhands-mono-64x64.py)')
     parser.add_argument('--num-poses', type=int, default=None,
                         help='poses to render, 2 appearances each (default 2000; gpu: '
-                        f'{GPU_PRESET["num_poses"]})')
+                        f'{GPU_PRESET["num_poses"]}; {MICRO_NUM_POSES} with --micro)')
     parser.add_argument('--epochs', type=int, default=None,
                         help='training epochs (default: the demo config\'s; gpu: '
-                        f'{GPU_PRESET["epochs"]})')
+                        f'{GPU_PRESET["epochs"]}; 1 with --micro)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the data, the judge and the training (default 0)')
     parser.add_argument('--train-seed', type=int, default=None,
@@ -157,7 +158,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='override settings of the demo config (an A/B arm), e.g. '
                         'model.selfdis.encoder.grid_upsample=bilinear')
     parser.add_argument('--micro', action='store_true',
-                        help='a tiny network and batch: seconds, to check the tool works')
+                        help='a tiny network and batch, and unless given otherwise '
+                        f'{MICRO_NUM_POSES} poses and 1 epoch: about a minute, to check the '
+                        'tool works')
     args = parser.parse_args(argv)
     if args.micro and args.preset != 'cpu':
         raise StudyError('--micro shrinks the cpu preset\'s networks; leave --preset out')
@@ -170,7 +173,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         raise StudyError('--judge-beside trains the judge in a second process beside the '
                          'generator; --in-process runs one thing at a time: choose one')
     if args.num_poses is None:
-        args.num_poses = GPU_PRESET['num_poses'] if args.preset == 'gpu' else 2000
+        args.num_poses = GPU_PRESET['num_poses'] if args.preset == 'gpu' else \
+            MICRO_NUM_POSES if args.micro else 2000
+    if args.micro and args.epochs is None:
+        args.epochs = 1
     if args.num_poses < 20:
         raise StudyError(f'--num-poses must be at least 20 (the test split needs pairs of '
                          f'poses), got {args.num_poses}')

@@ -212,6 +212,10 @@ def test_gpu_presets_train_the_paper_networks_on_64x64_heatmaps(monkeypatch):
     monkeypatch.setenv('OMP_NUM_THREADS', '2')
     assert demo.parse_args([]).judge_beside and not demo.parse_args([]).in_process
     assert not demo.parse_args(['--micro']).judge_beside
+    # --micro alone is a short run: a few poses and one epoch unless told otherwise
+    micro = demo.parse_args(['--micro'])
+    assert (micro.num_poses, micro.epochs) == (demo.MICRO_NUM_POSES, 1)
+    assert demo.parse_args(['--micro', '--num-poses', '60', '--epochs', '2']).epochs == 2
     assert not demo.parse_args(['--no-judge-beside']).judge_beside
     assert not demo.parse_args(['--in-process']).judge_beside
     assert not demo_args.judge_beside  # gpu: one stage after the other, in process
