@@ -9,7 +9,10 @@
 #   val split): inpainting from a boundary that still lies on the hand's edge or its
 #   forearm carries their dark into the fill.
 # The last two act only when the branch is in eval mode (mixes); training is the background
-# demo's plus the SSIM term. The metric gives each mix the appearance image cropped where the
+# demo's plus the SSIM term. The weights are averaged over training (MMEngine's EMAHook,
+# momentum 0.01: a horizon of ~100 of the 1,232 iterations; docs/results.md, "Averaging the
+# weights"): the checkpoint's state_dict holds the average, which tools/test.py, the swap
+# grids, mixing and tools/export.py use; its ema_state_dict holds the trained weights. The metric gives each mix the appearance image cropped where the
 # pose image was (appearance_crop='pose'): the true render is that image except where the two
 # hands are, so a mix given y's own crop cannot reach the paired goals (docs/metrics.md).
 # As augmentation the cycle-pose marks helped (background demo config's comment): the ratio
@@ -20,6 +23,15 @@ custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 model = dict(selfdis=dict(
     background=dict(fill_sigma=2.0, fill_margin=0.01),
     loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.3)))
+
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='DisentanglementMetricHook'),
+    dict(type='SwapGridHook', interval=200, num_pose=6, num_appearance=6),
+    dict(type='ChannelsLastHook'),
+    dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.01,
+         update_buffers=True),
+]
 
 test_evaluator = [
     dict(type='EPE'),

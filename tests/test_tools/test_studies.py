@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from tests.conftest import REPO, refused, run_tool
@@ -109,6 +110,14 @@ def test_demo_micro_end_to_end(tmp_path, capsys):
                 'disent/app_recall@1', 'disent/paired_L1'):
         assert key in metrics
     assert metrics['disent/judged'] == 1.0  # the demo's mixes are scored by its judge
+    # the default config averages the weights: the checkpoint that is measured holds the
+    # average, its ema_state_dict the trained weights
+    from mmselfdis.utils import safe_load_checkpoint
+    ckpt = safe_load_checkpoint(str(w / 'train' / 'epoch_1.pth'))
+    trained = {k[len('module.'):]: v for k, v in ckpt['ema_state_dict'].items()
+               if k.startswith('module.')}
+    key = 'selfdis.image_decoder.out_conv.weight'
+    assert key in trained and not torch.equal(trained[key], ckpt['state_dict'][key])
     record = json.load(open(w / 'synthhands' / 'judge' / 'judge.json'))
     assert record['epochs'] == 1 and record['train_ann_file'] == 'annotations/train.json'
     import cv2
