@@ -12,9 +12,10 @@
 # demo's plus the SSIM term. The weights are averaged over training (MMEngine's EMAHook,
 # momentum 0.01: a horizon of ~100 of the 1,232 iterations; docs/results.md, "Averaging the
 # weights"): the checkpoint's state_dict holds the average, which tools/test.py, the swap
-# grids, mixing and tools/export.py use; its ema_state_dict holds the trained weights. The metric gives each mix the appearance image cropped where the
-# pose image was (appearance_crop='pose'): the true render is that image except where the two
-# hands are, so a mix given y's own crop cannot reach the paired goals (docs/metrics.md).
+# grids, mixing and tools/export.py use; its ema_state_dict holds the trained weights.
+# The metric gives each mix the appearance image cropped where the pose image was
+# (appearance_crop='pose'): the true render is that image except where the two hands are, so a
+# mix given y's own crop cannot reach the paired goals (docs/metrics.md).
 # As augmentation the cycle-pose marks helped (background demo config's comment): the ratio
 # study keeps its own painter.
 _base_ = ['./selfdis-demo-background_unet_synthhands-mono-64x64.py']
