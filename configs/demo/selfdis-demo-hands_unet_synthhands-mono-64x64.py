@@ -25,11 +25,8 @@ model = dict(selfdis=dict(
     background=dict(fill_sigma=2.0, fill_margin=0.01),
     loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.3)))
 
-custom_hooks = [
-    dict(type='SyncBuffersHook'),
-    dict(type='DisentanglementMetricHook'),
-    dict(type='SwapGridHook', interval=200, num_pose=6, num_appearance=6),
-    dict(type='ChannelsLastHook'),
+# the base's hooks, then the average
+custom_hooks = _base_.custom_hooks + [
     dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.01,
          update_buffers=True),
 ]
