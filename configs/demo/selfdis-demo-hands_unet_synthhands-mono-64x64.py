@@ -29,7 +29,8 @@ model = dict(selfdis=dict(
     background=dict(fill_sigma=2.0, fill_margin=0.01),
     loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.3)))
 
-train_cfg = dict(max_epochs=10)
+max_epochs = 10  # the base's variable too, so the run's dumped config says one length
+train_cfg = dict(max_epochs=max_epochs)
 
 # the base's hooks, then the average
 custom_hooks = _base_.custom_hooks + [

@@ -121,6 +121,7 @@ def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
     assert cfg.model == bg.model  # only those differ
     assert cfg.train_dataloader == bg.train_dataloader
     assert (cfg.train_cfg.max_epochs, bg.train_cfg.max_epochs) == (10, 14)
+    assert (cfg.max_epochs, bg.max_epochs) == (10, 14)  # the dumped config says one length
     cfg.train_cfg.max_epochs = bg.train_cfg.max_epochs
     assert cfg.train_cfg == bg.train_cfg  # only the length differs
     # and the weights averaged over training: the background config's hooks + EMAHook
