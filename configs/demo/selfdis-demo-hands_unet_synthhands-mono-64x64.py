@@ -20,6 +20,8 @@
 # The metric gives each mix the appearance image cropped where the pose image was
 # (appearance_crop='pose'): the true render is that image except where the two hands are, so a
 # mix given y's own crop cannot reach the paired goals (docs/metrics.md).
+# It also reports the judge's PCK by place along the finger (finger_levels: PCK_mix@tip ...),
+# which says where the mixes lose the pose (docs/results.md, "Where the mixes lose the pose").
 # As augmentation the cycle-pose marks helped (background demo config's comment): the ratio
 # study keeps its own painter.
 _base_ = ['./selfdis-demo-background_unet_synthhands-mono-64x64.py']
@@ -42,5 +44,5 @@ test_evaluator = [
     dict(type='EPE'),
     dict(type='PCKAccuracy', thr=0.2),
     dict(type='AUC'),
-    dict(type='DisentanglementMetric', appearance_crop='pose'),
+    dict(type='DisentanglementMetric', appearance_crop='pose', finger_levels=True),
 ]

@@ -194,6 +194,46 @@ def test_the_true_render_is_the_ceiling(model, synth_batches, monkeypatch):
         assert m['PCK_mix_gain'] == 1.0
 
 
+def test_finger_levels_say_where_the_mix_loses_the_pose(model, synth_batches):
+    """A mix read with misplaced fingertips only: the tips' ratio is 0, every other place's 1."""
+    metric = _collect(model, synth_batches, finger_levels=True)
+    results = metric.results
+    n = len(results)
+    partner = (np.arange(n) - 1) % n
+    crops = np.stack([to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+                      for r in results])
+    mix = crops.copy()
+    mix[:, [4, 8, 12, 16, 20]] += 30.0  # the thumb's and each finger's tip, 30 px off
+    m = metric._pose_consistency(results, partner, crops, mix, kp_truth=crops, levels=True)
+    for level in ('wrist', 'base', 'middle', 'distal'):
+        assert m[f'PCK_mix@{level}'] == m[f'PCK_truth@{level}'] == 1.0
+        assert m[f'PCK_mix_truth_ratio@{level}'] == 1.0
+    assert m['PCK_mix@tip'] == 0.0 and m['PCK_truth@tip'] == 1.0
+    assert m['PCK_mix_truth_ratio@tip'] == 0.0
+    assert m['PCK_mix'] == pytest.approx(16 / 21)  # the places weighted by their keypoints
+    # read against y's keypoints: a mix whose tips are where y's are
+    mix[:, [4, 8, 12, 16, 20]] = crops[partner][:, [4, 8, 12, 16, 20]]
+    m = metric._pose_consistency(results, partner, crops, mix, kp_truth=crops, levels=True)
+    assert m['PCK_mix_y@tip'] == 1.0 and m['PCK_mix_y@tip'] > m['PCK_truth_y@tip']
+    assert m['PCK_mix_y@wrist'] == m['PCK_truth_y@wrist']
+    assert not any('@' in k for k in metric._pose_consistency(results, partner, crops, mix,
+                                                              kp_truth=crops))
+
+
+def test_finger_levels_through_the_judge(model, synth_batches):
+    metric = _collect(model, synth_batches, finger_levels=True)
+    metric.bind_judge(_plain_judge())
+    m = metric.compute_metrics(metric.results)
+    counts = {'wrist': 1, 'base': 5, 'middle': 5, 'distal': 5, 'tip': 5}
+    for which in ('mix', 'truth', 'mix_y', 'truth_y'):
+        whole = m[f'PCK_{which}'] if which != 'truth_y' else None
+        mean = sum(m[f'PCK_{which}@{k}'] * c for k, c in counts.items()) / 21
+        assert 0 <= mean <= 1 and (whole is None or mean == pytest.approx(whole))
+    assert not any('@' in k and k.startswith('self_') for k in m)
+    with pytest.raises(ValueError, match='finger_levels=False'):
+        metric.compute_metrics([dict(r, keypoints=r['keypoints'][:17]) for r in metric.results])
+
+
 def test_pairs_never_share_a_pose(model, synth_batches):
     metric = _collect(model, synth_batches)
     ids = [r['pose_id'] for r in metric.results]

@@ -100,7 +100,7 @@ def test_demo_background_config_paints_over_the_appearance_image():
 def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
     """The demo's default: the background config + the SSIM term at 0.3 + the fill's
     low-pass and margin when mixing + averaged weights, 10 epochs; its metric gives each mix
-    y at x's crop."""
+    y at x's crop and reports the judge by place along the finger."""
     import mmselfdis  # noqa: F401
     from mmengine.registry import init_default_scope
 
@@ -114,6 +114,7 @@ def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
     assert cfg.model.selfdis.loss_img_ssim == dict(type='ImageSSIMLoss', loss_weight=0.3)
     metric = [m for m in cfg.test_evaluator if m['type'] == 'DisentanglementMetric']
     assert len(metric) == 1 and metric[0]['appearance_crop'] == 'pose'
+    assert metric[0]['finger_levels'] is True
     assert [m['type'] for m in cfg.test_evaluator] == [m['type'] for m in bg.test_evaluator]
     for key in ('fill_sigma', 'fill_margin'):
         cfg.model.selfdis.background.pop(key)

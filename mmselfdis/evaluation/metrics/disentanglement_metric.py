@@ -54,6 +54,16 @@ NO_JUDGE_WARNING = (
     'DisentanglementMetric(judge=dict(config=..., checkpoint=...)).')
 
 
+# the 21-keypoint hand's joints by their place along the finger (OneHand10K order: the wrist,
+# then thumb and each finger from its root to its tip)
+HAND21_LEVELS = ('wrist', 'base', 'middle', 'distal', 'tip')
+
+
+def hand21_level(k: int) -> str:
+    """The place of keypoint ``k`` of the 21-keypoint hand along its finger."""
+    return HAND21_LEVELS[0 if k == 0 else (k - 1) % 4 + 1]
+
+
 def to_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
             size: np.ndarray) -> np.ndarray:
     """Original image coordinates → crop coordinates (``TopdownAffine`` without rotation)."""
@@ -96,6 +106,13 @@ class DisentanglementMetric(BaseMetric):
       (``stick_width`` pixels; the dataset's ``skeleton_links``, else the
       21-keypoint hand's bones): what a crude mark of the pose, no hand,
       scores; a mix that shows a hand should beat it clearly.
+      With ``finger_levels`` (21-keypoint hands, SynthHands data) also
+      ``PCK_mix@L``, ``PCK_truth@L`` and ``PCK_mix_truth_ratio@L`` for each
+      place ``L`` along the finger (``wrist``; ``base``: the thumb's root
+      and the knuckles; ``middle``; ``distal``; ``tip``): the mean PCK of
+      those keypoints, which says where a mix loses the pose; and
+      ``PCK_mix_y@L``, ``PCK_truth_y@L``, the same against ``y``'s
+      keypoints (where the mix still shows ``y``'s hand).
     - By the model's **own** pose branch (self-grading; a generator can
       hide x's pose from everyone but itself): ``self_PCK_x``,
       ``self_EPE_x``, ``self_PCK_mix``, ``self_EPE_mix``,
@@ -151,6 +168,9 @@ class DisentanglementMetric(BaseMetric):
         batch_size: Images per model call in :meth:`compute_metrics`.
         stick_width: Line width (pixels) of the skeleton of ``PCK_sticks``;
             ``0`` leaves the key out.
+        finger_levels: Also report the judge's PCK on the mix and on the
+            true render by place along the finger (``*@wrist`` ...
+            ``*@tip``); needs 21 keypoints.
         appearance_crop: ``'own'`` (default): ``y`` is its own crop;
             ``'pose'``: the appearance image is ``y``'s image cropped where
             ``x`` was cropped (SynthHands: rendered from its parameters), as a
@@ -175,6 +195,7 @@ class DisentanglementMetric(BaseMetric):
                  judge: Union[str, Dict[str, str], None] = 'auto',
                  batch_size: int = 32,
                  stick_width: int = 2,
+                 finger_levels: bool = False,
                  appearance_crop: str = 'own',
                  max_samples: Optional[int] = None,
                  collect_device: str = 'cpu',
@@ -197,6 +218,7 @@ class DisentanglementMetric(BaseMetric):
             raise ValueError(f'DisentanglementMetric.stick_width must be an int >= 0 (0: no '
                              f'PCK_sticks), got {stick_width!r}')
         self.stick_width = int(stick_width)
+        self.finger_levels = bool(finger_levels)
         if appearance_crop not in ('own', 'pose'):
             raise ValueError(f"DisentanglementMetric.appearance_crop must be 'own' or 'pose', "
                              f'got {appearance_crop!r}')
@@ -318,6 +340,11 @@ class DisentanglementMetric(BaseMetric):
         n = len(results)
         if n < 2:
             raise ValueError(f'DisentanglementMetric needs at least 2 samples to mix, got {n}')
+        num_keypoints = len(results[0]['keypoints'])
+        if self.finger_levels and num_keypoints != 21:
+            raise ValueError('DisentanglementMetric(finger_levels=True) groups the 21-keypoint '
+                             "hand's joints along the fingers; these samples have "
+                             f'{num_keypoints} keypoints: set finger_levels=False')
         has_render = all(r['pose'] is not None and r['appearance'] is not None for r in results)
         if self.paired and not has_render:
             raise ValueError('DisentanglementMetric(paired=True) needs SynthHands data: the '
@@ -362,7 +389,8 @@ class DisentanglementMetric(BaseMetric):
         if judge is not None:
             metrics.update(self._pose_consistency(results, partner, out['judge_x'],
                                                   out['judge_mix'], out.get('judge_truth'),
-                                                  kp_sticks=out.get('judge_sticks')))
+                                                  kp_sticks=out.get('judge_sticks'),
+                                                  levels=self.finger_levels))
         metrics.update(self._pose_consistency(results, partner, out['self_x'], out['self_mix'],
                                               prefix='self_'))
         if 'a_app' in out:  # the appearance images are not the evaluated crops: find y' itself
@@ -448,9 +476,13 @@ class DisentanglementMetric(BaseMetric):
 
     def _pose_consistency(self, results: List[dict], partner: np.ndarray, kp_x: np.ndarray,
                           kp_mix: np.ndarray, kp_truth: Optional[np.ndarray] = None,
-                          kp_sticks: Optional[np.ndarray] = None,
-                          prefix: str = '') -> Dict[str, float]:
-        """PCK/EPE of one reader's keypoints on x, the mix, y and the true render."""
+                          kp_sticks: Optional[np.ndarray] = None, prefix: str = '',
+                          levels: bool = False) -> Dict[str, float]:
+        """PCK/EPE of one reader's keypoints on x, the mix, y and the true render.
+
+        With ``levels`` (and ``kp_truth``) also the PCK on the mix and the
+        true render of the keypoints at each place along the finger.
+        """
         size = np.stack([r['input_size'] for r in results])[:, None]
         scale = np.stack([r['scale'] for r in results])[:, None]
         center = np.stack([r['center'] for r in results])[:, None]
@@ -490,7 +522,40 @@ class DisentanglementMetric(BaseMetric):
         if kp_sticks is not None:
             # a crude mark: x's skeleton drawn on y
             out['PCK_sticks'] = pck(kp_sticks, gt_crop, mask, bbox_crop)
+        if levels and kp_truth is not None:
+            out.update(self._by_level(kp_mix, kp_truth, gt_crop, mask, bbox_crop,
+                                       partner))
         return {prefix + k: v for k, v in out.items()}
+
+    def _by_level(self, kp_mix: np.ndarray, kp_truth: np.ndarray, gt_crop: np.ndarray,
+                  mask: np.ndarray, bbox_crop: np.ndarray,
+                  partner: np.ndarray) -> Dict[str, float]:
+        """The judge's PCK of the keypoints at each place ``L`` along the finger.
+
+        ``PCK_mix@L``, ``PCK_truth@L`` (against ``x``'s keypoints) and their
+        ratio; ``PCK_mix_y@L``, ``PCK_truth_y@L`` (against ``y``'s keypoints:
+        a mix that still shows ``y``'s hand at ``L`` scores above the true
+        render, which shows no part of it). As ``PCKAccuracy``, a place's PCK
+        is the mean over its keypoints of each keypoint's PCK, leaving out
+        keypoints visible in no sample.
+        """
+        num_keypoints = gt_crop.shape[1]
+        norm = np.tile(bbox_crop[:, None], (1, 2))
+        level = np.array([hand21_level(k) for k in range(num_keypoints)])
+        accs = {}
+        for which, kp in (('mix', kp_mix), ('truth', kp_truth)):
+            accs[which] = keypoint_pck_accuracy(kp, gt_crop, mask, self.thr, norm)[0]
+            accs[which + '_y'] = keypoint_pck_accuracy(kp, gt_crop[partner], mask[partner],
+                                                       self.thr, norm[partner])[0]
+        out = {}
+        for name in HAND21_LEVELS:
+            for which, acc in accs.items():
+                acc = acc[(level == name) & (acc >= 0)]
+                out[f'PCK_{which}@{name}'] = float(acc.mean()) if acc.size else float('nan')
+            truth = out[f'PCK_truth@{name}']
+            out[f'PCK_mix_truth_ratio@{name}'] = (out[f'PCK_mix@{name}'] / truth
+                                                  if truth > 0 else float('nan'))
+        return out
 
     def _skeleton(self, num_keypoints: int) -> Optional[List[tuple]]:
         """The bones to draw for ``PCK_sticks`` (``None``: not known)."""
