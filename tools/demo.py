@@ -94,6 +94,19 @@ SUMMARY_KEYS = (
     ('disent/paired_SSIM_copy_app_aligned', "  copy y at x's crop (SSIM)", 'the same, SSIM'),
 )
 
+PLACES = ('wrist', 'base', 'middle', 'distal', 'tip')
+
+
+def by_place_rows(metrics: dict) -> list:
+    """The summary's rows of the ratio by place along the finger (``finger_levels``)."""
+    keys = [f'disent/PCK_mix_truth_ratio@{p}' for p in PLACES]
+    if not all(k in metrics for k in keys):
+        return []
+    ratios = ' / '.join(f'{metrics[k]:.3f}' for k in keys)
+    return [f'|   the same by place: {" / ".join(PLACES)} | {ratios} | where along the finger '
+            'the mix loses the pose (the knuckles are "base"; docs/metrics.md) |']
+
+
 # --micro: seconds instead of minutes (tests of the tool itself)
 _MICRO = micro_options((8, 8))
 MICRO_NUM_POSES = 40
@@ -340,6 +353,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     for key, label, meaning in SUMMARY_KEYS:
         if key in metrics:
             lines.append(f'| {label} | {metrics[key]:.3f} | {meaning} |')
+        if key == 'disent/PCK_mix_gain':
+            lines += by_place_rows(metrics)
     table = '\n'.join(lines)
     if any(isinstance(m, dict) and m.get('appearance_crop') == 'pose'
            for m in cfg.get('test_evaluator') or ()):

@@ -129,6 +129,8 @@ def test_demo_micro_end_to_end(tmp_path, capsys):
     assert 'PCK_mix / PCK_truth' in summary and 'judge.pth' in summary
     # the default config (the hands painter) measures each mix at x's crop, and says so
     assert 'selfdis-demo-hands_' in summary and "appearance_crop='pose'" in summary
+    # and reports the judge by place along the finger (finger_levels)
+    assert 'disent/PCK_mix_truth_ratio@tip' in metrics and 'the same by place' in summary
     # another demo setting in the same work dir is refused, nothing is overwritten
     before = open(w / 'metrics.json').read()
     err = refused('demo', ['--work-dir', w, '--num-poses', '60', '--epochs', '1', '--micro'],
