@@ -47,6 +47,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from mmselfdis.evaluation.judge import (JUDGE_EPOCHS, JudgeError, ensure_judge,  # noqa: E402
                                         find_judge, judge_dir, set_judge)
+from mmselfdis.evaluation.metrics import HAND21_LEVELS  # noqa: E402
 from mmselfdis.utils.study import (PAPER_NETWORK, StudyError, apply_options,  # noqa: E402
                                    atomic_write, check_manifest, ensure_synthhands,
                                    gpu_loader_options, micro_options,
@@ -94,17 +95,15 @@ SUMMARY_KEYS = (
     ('disent/paired_SSIM_copy_app_aligned', "  copy y at x's crop (SSIM)", 'the same, SSIM'),
 )
 
-PLACES = ('wrist', 'base', 'middle', 'distal', 'tip')
-
-
 def by_place_rows(metrics: dict) -> list:
     """The summary's rows of the ratio by place along the finger (``finger_levels``)."""
-    keys = [f'disent/PCK_mix_truth_ratio@{p}' for p in PLACES]
+    keys = [f'disent/PCK_mix_truth_ratio@{p}' for p in HAND21_LEVELS]
     if not all(k in metrics for k in keys):
         return []
     ratios = ' / '.join(f'{metrics[k]:.3f}' for k in keys)
-    return [f'|   the same by place: {" / ".join(PLACES)} | {ratios} | where along the finger '
-            'the mix loses the pose (the knuckles are "base"; docs/metrics.md) |']
+    places = ' / '.join(HAND21_LEVELS)
+    return [f'|   the same by place: {places} | {ratios} | where along the finger the mix loses '
+            'the pose (the knuckles are "base"; docs/metrics.md) |']
 
 
 # --micro: seconds instead of minutes (tests of the tool itself)

@@ -1,3 +1,4 @@
-from .disentanglement_metric import DisentanglementMetric, from_crop, to_crop
+from .disentanglement_metric import (HAND21_LEVELS, DisentanglementMetric, from_crop,
+                                     hand21_level, to_crop)
 
-__all__ = ['DisentanglementMetric', 'from_crop', 'to_crop']
+__all__ = ['DisentanglementMetric', 'HAND21_LEVELS', 'from_crop', 'hand21_level', 'to_crop']
