@@ -95,6 +95,7 @@ SUMMARY_KEYS = (
     ('disent/paired_SSIM_copy_app_aligned', "  copy y at x's crop (SSIM)", 'the same, SSIM'),
 )
 
+
 def by_place_rows(metrics: dict) -> list:
     """The summary's rows of the ratio by place along the finger (``finger_levels``)."""
     keys = [f'disent/PCK_mix_truth_ratio@{p}' for p in HAND21_LEVELS]

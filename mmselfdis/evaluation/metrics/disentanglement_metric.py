@@ -492,9 +492,14 @@ class DisentanglementMetric(BaseMetric):
         # bbox size in crop pixels (the crop is a uniform scaling of the image)
         bbox_crop = np.array([r['bbox_size'] for r in results]) * size[:, 0, 0] / scale[:, 0, 0]
 
+        def accuracy(pred: np.ndarray, target: np.ndarray, m: np.ndarray,
+                     norm: np.ndarray) -> tuple:
+            # (each keypoint's PCK, -1 where visible in no sample; their mean)
+            return keypoint_pck_accuracy(pred, target, m, self.thr,
+                                         np.tile(norm[:, None], (1, 2)))[:2]
+
         def pck(pred: np.ndarray, target: np.ndarray, m: np.ndarray, norm: np.ndarray) -> float:
-            return float(keypoint_pck_accuracy(pred, target, m, self.thr,
-                                               np.tile(norm[:, None], (1, 2)))[1])
+            return float(accuracy(pred, target, m, norm)[1])
 
         def epe(pred_crop: np.ndarray) -> float:
             return float(keypoint_epe(from_crop(pred_crop, center, scale, size), gt, mask))
@@ -523,30 +528,28 @@ class DisentanglementMetric(BaseMetric):
             # a crude mark: x's skeleton drawn on y
             out['PCK_sticks'] = pck(kp_sticks, gt_crop, mask, bbox_crop)
         if levels and kp_truth is not None:
-            out.update(self._by_level(kp_mix, kp_truth, gt_crop, mask, bbox_crop,
-                                       partner))
+            # by place along the finger, against x's keypoints and against y's
+            out.update(self._by_level({
+                f'{which}{to}': accuracy(kp, *target)[0]
+                for which, kp in (('mix', kp_mix), ('truth', kp_truth))
+                for to, target in (('', (gt_crop, mask, bbox_crop)),
+                                   ('_y', (gt_crop[partner], mask[partner], bbox_crop[partner])))
+            }))
         return {prefix + k: v for k, v in out.items()}
 
-    def _by_level(self, kp_mix: np.ndarray, kp_truth: np.ndarray, gt_crop: np.ndarray,
-                  mask: np.ndarray, bbox_crop: np.ndarray,
-                  partner: np.ndarray) -> Dict[str, float]:
+    @staticmethod
+    def _by_level(accs: Dict[str, np.ndarray]) -> Dict[str, float]:
         """The judge's PCK of the keypoints at each place ``L`` along the finger.
 
-        ``PCK_mix@L``, ``PCK_truth@L`` (against ``x``'s keypoints) and their
-        ratio; ``PCK_mix_y@L``, ``PCK_truth_y@L`` (against ``y``'s keypoints:
-        a mix that still shows ``y``'s hand at ``L`` scores above the true
-        render, which shows no part of it). As ``PCKAccuracy``, a place's PCK
-        is the mean over its keypoints of each keypoint's PCK, leaving out
-        keypoints visible in no sample.
+        ``accs`` holds each keypoint's PCK (``-1``: visible in no sample) of
+        the mix and the true render against ``x``'s keypoints (``'mix'``,
+        ``'truth'``) and against ``y``'s (``'mix_y'``, ``'truth_y'``: a mix
+        that still shows ``y``'s hand at ``L`` scores above the true render,
+        which shows no part of it). As ``PCKAccuracy``, a place's PCK is the
+        mean over its keypoints, leaving out those visible in no sample;
+        ``PCK_mix_truth_ratio@L`` divides the mix's by the true render's.
         """
-        num_keypoints = gt_crop.shape[1]
-        norm = np.tile(bbox_crop[:, None], (1, 2))
-        level = np.array([hand21_level(k) for k in range(num_keypoints)])
-        accs = {}
-        for which, kp in (('mix', kp_mix), ('truth', kp_truth)):
-            accs[which] = keypoint_pck_accuracy(kp, gt_crop, mask, self.thr, norm)[0]
-            accs[which + '_y'] = keypoint_pck_accuracy(kp, gt_crop[partner], mask[partner],
-                                                       self.thr, norm[partner])[0]
+        level = np.array([hand21_level(k) for k in range(len(accs['mix']))])
         out = {}
         for name in HAND21_LEVELS:
             for which, acc in accs.items():
