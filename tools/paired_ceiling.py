@@ -34,6 +34,13 @@ at ``appearance_crop='pose'``, y's image cropped where x was):
   region grown by the margin before inpainting (and the fill low-passed with
   ``--fill-sigma``; ``selfdis.background.fill_margin``).
 
+It also says how much of x's hand, as the renderer draws it, the hole that
+the decoder paints covers (``x_hand_in_hole``, by place along the finger
+``x_hand_in_hole@tip`` ..., and ``x_forearm_in_hole``): a reconstruction
+keeps x's own pixels outside the hole, so a decoder learns to paint x's hand
+only inside it, and a mix shows none of x's hand beyond it (``--radius``
+tries a wider hole).
+
 If ``oracle_smooth`` stays below a goal, no generator that paints the hole
 without pixel-exact texture reaches it with these holes.
 
@@ -134,7 +141,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     from mmselfdis.models.networks import keypoint_heatmaps
     from mmselfdis.models.utils import gaussian_blur
     from mmselfdis.utils.study import set_data_root
-    from mmselfdis.visualization.truth import render_truth
+    from mmselfdis.evaluation.metrics import HAND21_LEVELS, hand21_level
+    from mmselfdis.visualization.truth import render_truth, render_truth_masks
 
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -234,6 +242,28 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                                  exact_hole_fraction=float(exact.mean()),
                                  hole_covers_differences=float(
                                      (hole * diff).sum() / diff.sum().clamp(min=1)))
+    # how much of x's rendered hand (and forearm) the hole the decoder paints covers: a
+    # reconstruction keeps x's own pixels outside it, so a decoder learns to paint only
+    # inside it and a mix shows none of x's hand beyond it (by place: each hand pixel
+    # counted at its nearest visible keypoint)
+    masks = [render_truth_masks(r, (h, w)) for r in results]
+    hand = np.stack([m[0] for m in masks])
+    inside = hole_x[:, 0].numpy() > 0.5
+    out['x_hand_in_hole'] = float((hand & inside).sum() / max(hand.sum(), 1))
+    forearm = np.stack([m[1] for m in masks])
+    out['x_forearm_in_hole'] = float((forearm & inside).sum() / max(forearm.sum(), 1))
+    if kx.shape[1] == 21:
+        place = np.array([HAND21_LEVELS.index(hand21_level(k)) for k in range(21)])
+        total, covered = np.zeros(len(HAND21_LEVELS)), np.zeros(len(HAND21_LEVELS))
+        for i in range(n):
+            ys, xs = np.nonzero(hand[i])
+            d2 = (xs[:, None] - kx[i, None, :, 0])**2 + (ys[:, None] - kx[i, None, :, 1])**2
+            d2[:, vis[i] <= 0] = np.inf
+            near = place[d2.argmin(1)]
+            np.add.at(total, near, 1)
+            np.add.at(covered, near, inside[i, ys, xs])
+        for j, level in enumerate(HAND21_LEVELS):
+            out[f'x_hand_in_hole@{level}'] = float(covered[j] / max(total[j], 1))
     if args.checkpoint:
         from mmselfdis.utils.checkpoint import load_model
         model = load_model(cfg, args.checkpoint).eval()

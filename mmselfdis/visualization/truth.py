@@ -6,7 +6,7 @@ from torch import Tensor
 
 from mmpose.structures.bbox import get_warp_matrix
 
-__all__ = ['render_truth']
+__all__ = ['render_truth', 'render_truth_masks']
 
 
 def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
@@ -45,3 +45,28 @@ def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
     else:
         crop = crop.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(crop))
+
+
+def render_truth_masks(sample_x: dict, size: tuple) -> tuple:
+    """Where x's hand and its forearm lie in x's crop, as the renderer draws them.
+
+    Args:
+        sample_x: x's render parameters and crop geometry (as :func:`render_truth`).
+        size: ``(h, w)`` of the crop.
+
+    Returns:
+        ``(hand, forearm)``: boolean ``(h, w)`` arrays, the pixels at least half
+        covered by the hand (palm and fingers) and by the forearm.
+    """
+    from mmselfdis.datasets.synthhands import render_geometry
+
+    h, w = int(size[0]), int(size[1])
+    ori = sample_x['ori_shape'] or (h, w)
+    geometry = render_geometry(sample_x['pose'], size=int(max(ori[:2])))
+    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
+
+    def crop(mask: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(mask.astype(np.float32), warp, (w, h),
+                              flags=cv2.INTER_LINEAR) >= 0.5
+
+    return crop(geometry.hand_mask), crop(geometry.body_mask & ~geometry.hand_mask)

@@ -11,7 +11,7 @@ from mmpose.evaluation import EPE, PCKAccuracy
 from mmselfdis.engine.hooks import DisentanglementMetricHook
 from mmselfdis.evaluation import DisentanglementMetric
 from mmselfdis.evaluation.metrics import disentanglement_metric, to_crop
-from mmselfdis.visualization import render_truth
+from mmselfdis.visualization import render_truth, render_truth_masks
 from tests.test_evaluation._helpers import (VAL_PIPELINE, batches, make_synthhands,
                                             onehand_dataset, run_metric, synth_dataset,
                                             tiny_model)
@@ -253,6 +253,34 @@ def test_true_render_of_a_sample_with_itself_is_the_sample(model, synth_batches)
                            torch.from_numpy(a['img']))
 
 
+def test_true_masks_lie_under_the_rendered_hand(model, synth_batches):
+    """render_truth_masks: the hand's pixels hold its keypoints and change with the
+    appearance; the forearm is apart from the hand."""
+    metric = _collect(model, synth_batches[:1])
+    results = metric.results
+    for i, r in enumerate(results[:8]):
+        img = torch.from_numpy(r['img'])
+        hand, arm = render_truth_masks(r, img.shape[-2:])
+        assert hand.shape == tuple(img.shape[-2:]) and not (hand & arm).any()
+        assert 0.02 < hand.mean() < 0.8
+        kp = to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
+        def grown(mask):
+            return torch.nn.functional.max_pool2d(torch.from_numpy(mask).float()[None], 5, 1,
+                                                  2)[0]
+
+        # each visible keypoint on the hand or its forearm (± 2 px; a hand seen end-on has
+        # its wrist and knuckles in front of the forearm), most of them on the hand
+        on_hand, on_body = grown(hand), grown(hand | arm)
+        at = [(int(v), int(u)) for (u, v), seen in zip(kp, r['visible'])
+              if seen and 0 <= u < hand.shape[1] and 0 <= v < hand.shape[0]]
+        assert all(on_body[p] > 0 for p in at)
+        assert sum(on_hand[p] > 0 for p in at) >= 0.75 * len(at)
+        # another appearance of the same pose changes the hand's pixels
+        other = results[(i + 2) % len(results)]
+        diff = (render_truth(r, other, img).float() - img.float()).abs().amax(0).numpy()
+        assert diff[hand].mean() > 0
+
+
 def test_clear_errors(model, synth_batches):
     metric = DisentanglementMetric()
     metric.process(synth_batches[0], [s.to_dict() for s in model.test_step(synth_batches[0])])
@@ -459,6 +487,12 @@ def test_paired_ceiling_oracles(synth_root, tmp_path):
     assert out['inpaint_y_dots_x_detail_rms_x_hand'] > out['inpaint_y_detail_rms_x_hand'] + 1
     assert out['inpaint_y_dots_x_L1_y_hand_only'] == pytest.approx(
         out['inpaint_y_L1_y_hand_only'], abs=0.5)
+    # the hole covers most of x's rendered hand; a wider one covers more, each place too
+    assert 0.5 < out['x_hand_in_hole'] < 1 and 0 <= out['x_forearm_in_hole'] <= 1
+    wide = tool.main([str(cfg), '--max-samples', '8', '--radius', '0.2'])
+    assert wide['x_hand_in_hole'] > out['x_hand_in_hole'] and wide['x_hand_in_hole'] > 0.99
+    for level in ('wrist', 'base', 'middle', 'distal', 'tip'):
+        assert wide[f'x_hand_in_hole@{level}'] >= out[f'x_hand_in_hole@{level}']
     sharp = tool.main([str(cfg), '--max-samples', '8', '--sigma', '0.01', '--fill-sigma', '2',
                        '--fill-margin', '0.03'])
     assert sharp['oracle_smooth_L1'] == pytest.approx(sharp['oracle_sharp_L1'], abs=1e-3)
