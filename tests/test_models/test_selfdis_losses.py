@@ -506,6 +506,10 @@ def _eval_option_twins(options, x, y, kpts, ykp, vis, opaque=False):
     (dict(inpaint=True, fill_margin=-0.01), r'fill_margin must be in \[0, 0.5\)'),
     (dict(inpaint=True, fill_margin=0.5), r'fill_margin must be in \[0, 0.5\)'),
     (dict(fill_margin=0.02), 'fill_margin grows the inpainted region: it needs inpaint=True'),
+    (dict(inpaint=True, inpaint_margin=-0.01), r'inpaint_margin must be in \[0, 0.5\)'),
+    (dict(inpaint=True, inpaint_margin=0.5), r'inpaint_margin must be in \[0, 0.5\)'),
+    (dict(inpaint_margin=0.02), 'inpaint_margin grows the inpainted region: it needs '
+     'inpaint=True'),
 ])
 def test_background_painter_refuses_bad_eval_options(options, message):
     from mmselfdis.models.heads import BackgroundPainter
@@ -609,6 +613,64 @@ def test_background_fill_margin_grows_the_inpainted_region_of_mixes_only():
     ring = ((y_grown > 0.5) & (y_hand <= 0.5) & (drawn == 0)).expand_as(y)
     assert ring.any() and (mixes[1] - y)[ring].abs().mean() > 1  # the ring is inpainted too
     assert not ((mixes[0] - y)[ring].abs() > 1e-2).any()  # without the margin it stays y
+
+
+def test_background_inpaint_margin_grows_the_inpainted_region_in_training_too(monkeypatch):
+    """background.inpaint_margin: in training every image's own hand is inpainted over its
+    region grown by the margin (the reconstructions' x, the mixes' y, the cycle's x and mix),
+    while the holes where the decoder must paint stay the same; when mixing it adds to
+    fill_margin (0.02 + 0.01 gives the mixes of fill_margin 0.03)."""
+    from mmselfdis.models.heads import BackgroundPainter
+    g = torch.Generator().manual_seed(0)
+    x, y, kpts, ykp, vis = _mix_inputs(g)
+    options = [dict(fill_margin=0.03), dict(inpaint_margin=0.02, fill_margin=0.01), dict()]
+    models = [build_model(model_cfg('resnet', 3, dict(
+        INPAINT, background=dict(INPAINT['background'], **o)))) for o in options]
+    _opaque_outside(models[0])
+    for m in models[1:]:
+        m.load_state_dict(models[0].state_dict())
+    mixes = []
+    for m in models:
+        m.eval()
+        with torch.no_grad():
+            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
+                               app_keypoints_visible=vis))
+    torch.testing.assert_close(mixes[0], mixes[1])
+    assert (mixes[0] - mixes[2]).abs().amax() > 1
+
+    prefill, composite = BackgroundPainter.prefill, BackgroundPainter.composite
+    seen = dict(regions=[], holes=[])
+
+    def record_prefill(img, region, *args, **kwargs):
+        seen['regions'].append(region.detach().clone())
+        return prefill(img, region, *args, **kwargs)
+
+    def record_composite(out, bg, hole, *args, **kwargs):
+        seen['holes'].append(hole.detach().clone())
+        return composite(out, bg, hole, *args, **kwargs)
+
+    monkeypatch.setattr(BackgroundPainter, 'prefill', staticmethod(record_prefill))
+    monkeypatch.setattr(BackgroundPainter, 'composite', staticmethod(record_composite))
+    _, samples = make_batch(N, 3, seed=1)
+    inputs = torch.randn(N, 3, 64, 64)
+    runs = []
+    for m in (models[2], models[1]):  # no margin in training, then inpaint_margin=0.02
+        seen['regions'].clear(), seen['holes'].clear()
+        m.train()
+        torch.manual_seed(0)
+        m.loss(inputs, samples)
+        runs.append(dict(regions=list(seen['regions']), holes=list(seen['holes'])))
+    plain, grown = runs
+    assert len(plain['regions']) == len(grown['regions']) == 2  # the batch once, the mixes
+    # where the decoder must paint the reconstructions and the mixes: unchanged (the
+    # cycle's holes come from the pose model's reading of the mixes, which differ)
+    torch.testing.assert_close(plain['holes'][0], grown['holes'][0])
+    sd = models[1].selfdis
+    maps = torch.stack([s.gt_fields.heatmaps for s in samples])
+    torch.testing.assert_close(plain['regions'][0], sd.hand_region(maps))
+    torch.testing.assert_close(grown['regions'][0], sd.hand_region(maps, margin=0.02))
+    for a, b in zip(plain['regions'], grown['regions']):
+        assert (b >= a - 1e-6).all() and ((b > 0.5) & (a <= 0.5)).any()
 
 
 @pytest.mark.parametrize('source', ['backbone.layer2', 'image'], ids=['tapped', 'image'])

@@ -62,15 +62,29 @@ class BackgroundPainter:
             boundary; where that still lies on ``y``'s hand's edge or forearm
             (outside the capsules), their dark is carried into the fill
             (docs/results.md, "Growing the inpainted region").
+        inpaint_margin: With ``inpaint``, in training and when mixing, the
+            region of an image's own hand that is inpainted away is grown by
+            this fraction of the crop side (added to both radii; when mixing
+            ``fill_margin`` adds to it; 0: off); the hole where the decoder
+            must paint stays the drawn hand's region. The capsules miss the
+            rims of the rendered hand (the palm's sides, the backs of bent
+            fingers: 10 % of its pixels at ``radius=0.07``; ``tools/
+            paired_ceiling.py``'s ``x_hand_in_hole``): a reconstruction over
+            an image whose own hand is inpainted only inside them keeps those
+            rims, so the decoder learns never to paint them, and a mix shows
+            ``y``'s rims and none of ``x``'s. With the margin the rims are
+            gone from what the decoder paints over, and it paints them with
+            its opacity; the scene outside the hand stays ``y``'s pixels
+            (docs/results.md, "The hand's rims").
     """
 
     KEYS = ('radius', 'arm_radius', 'arm_length', 'context', 'tones', 'inpaint', 'paint_sigma',
-            'fill_sigma', 'fill_margin')
+            'fill_sigma', 'fill_margin', 'inpaint_margin')
 
     def __init__(self, radius: float = 0.07, arm_radius: float = 0.1, arm_length: float = 2.5,
                  context: bool = False, tones: bool = False, inpaint: bool = False,
                  paint_sigma: float = 0.0, fill_sigma: float = 0.0,
-                 fill_margin: float = 0.0) -> None:
+                 fill_margin: float = 0.0, inpaint_margin: float = 0.0) -> None:
         self.region_options = dict(radius=radius, arm_radius=arm_radius,
                                    arm_length=arm_length)
         self.context = bool(context)
@@ -97,6 +111,13 @@ class BackgroundPainter:
         if self.fill_margin and not self.inpaint:
             raise ValueError('selfdis.background.fill_margin grows the inpainted region: it needs '
                              'inpaint=True')
+        self.inpaint_margin = float(inpaint_margin)
+        if not 0 <= self.inpaint_margin < 0.5:
+            raise ValueError(f'selfdis.background.inpaint_margin must be in [0, 0.5) (a fraction '
+                             f'of the crop side; 0 = off), got {inpaint_margin!r}')
+        if self.inpaint_margin and not self.inpaint:
+            raise ValueError('selfdis.background.inpaint_margin grows the inpainted region: it '
+                             'needs inpaint=True')
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
@@ -106,7 +127,8 @@ class BackgroundPainter:
         if not isinstance(cfg, dict) or set(cfg) - set(cls.KEYS):
             raise ValueError(f'selfdis.background must be None or a dict with keys from '
                              f'{cls.KEYS} (hand_region options, context, tones, inpaint, '
-                             f'paint_sigma, fill_sigma, fill_margin), got {cfg!r}')
+                             f'paint_sigma, fill_sigma, fill_margin, inpaint_margin), got '
+                             f'{cfg!r}')
         return cls(**cfg)
 
     # ------------------------------------------------------------ decoder sizes
@@ -248,4 +270,4 @@ class BackgroundPainter:
         return (f'BackgroundPainter({self.region_options}, context={self.context}, '
                 f'tones={self.with_tones}, inpaint={self.inpaint}, '
                 f'paint_sigma={self.paint_sigma}, fill_sigma={self.fill_sigma}, '
-                f'fill_margin={self.fill_margin})')
+                f'fill_margin={self.fill_margin}, inpaint_margin={self.inpaint_margin})')

@@ -550,11 +550,12 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                              '(selfdis.background): pass background= (the images the '
                              'appearance was encoded from) and background_maps= (their '
                              'heatmaps)')
-        # the inpainted region's margin and its fill's low-pass, like the paint's, are for
-        # mixes, not for training
+        # the inpainted region's extra margin and its fill's low-pass, like the paint's, are
+        # for mixes, not for training
         fill_sigma, fill_margin = (0.0, 0.0) if self.training else (
             self.background.fill_sigma, self.background.fill_margin)
-        bg_hand = self.hand_region(background_maps.to(p.device, p.dtype), margin=fill_margin)
+        bg_hand = self.hand_region(background_maps.to(p.device, p.dtype),
+                                   margin=self.background.inpaint_margin + fill_margin)
         bg, hole = self.background.prepare(background.to(p.dtype), bg_hand,
                                            self.hand_region(maps), fill_sigma=fill_sigma)
         return self._decode(p, maps, a.to(p.dtype), bg=bg, hole=hole, bg_hand=bg_hand)

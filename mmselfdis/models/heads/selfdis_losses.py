@@ -147,9 +147,13 @@ class SelfDisLosses:
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
             dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
-        bg = hole = hands = bg_hand = x_clean = None
+        bg = hole = hands = bg_hand = x_clean = own = None
         if self.background is not None:
             hands = self.hand_region(maps_rec.detach())
+            # the region of each image's own hand that is inpainted away (grown by
+            # inpaint_margin: the capsules miss the hand's rims)
+            own = hands if not self.background.inpaint_margin else self.hand_region(
+                maps_rec.detach(), margin=self.background.inpaint_margin)
             # a reconstruction: its own hand and another image's hand cut out of itself (the
             # decoder also learns to fill a hole where it draws no hand); a mix: y's and x's
             # (with background.inpaint: its own hand inpainted away and painted again; a mix:
@@ -158,7 +162,7 @@ class SelfDisLosses:
             if self.background.inpaint:
                 # each image with its own hand inpainted, once a step: the reconstructions,
                 # the mixes (y) and the cycle (x) use it
-                x_clean = self.background.prefill(x_in, hands)
+                x_clean = self.background.prefill(x_in, own)
                 rec_bg, rec_hole = x_clean, hands
             else:
                 other = torch.roll(hands, 2, 0) if n > 2 else torch.zeros_like(hands)
@@ -197,7 +201,7 @@ class SelfDisLosses:
         if m:
             losses.update(self._cycle_losses(inputs, fake[n:], p, a, p_mix, maps_mix, y_idx,
                                              data_samples[:m], estimator, train_cfg, hands,
-                                             x_clean))
+                                             x_clean, own))
         return losses
 
     def hand_mask(self, maps: Tensor, size: Sequence[int]) -> Tensor:
@@ -267,10 +271,12 @@ class SelfDisLosses:
                       maps_mix: Optional[Tensor], y_idx: Tensor, samples_x: SampleList,
                       estimator: nn.Module, train_cfg: OptConfigType,
                       hands: Optional[Tensor] = None,
-                      x_clean: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                      x_clean: Optional[Tensor] = None,
+                      own: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Steps (c) and (d) of Fig. 2 on the ``m`` mixed images (``hands``: the batch's
         hand regions, with ``selfdis.background``; ``x_clean``: the batch with its hands
-        inpainted, with ``background.inpaint``)."""
+        inpainted, with ``background.inpaint``; ``own``: the regions inpainted there,
+        ``hands`` grown by ``background.inpaint_margin``)."""
         m = mixed.shape[0]
         # (c) re-encode the mixes: E_p (frozen with detach_pose_estimator), E_I trainable.
         # BatchNorm statistics of the pose estimator are not updated by mixed images.
@@ -308,7 +314,8 @@ class SelfDisLosses:
             bg_x, hole_x = self.background.prepare(
                 inputs[:m].to(p.dtype), hands[:m], hands_hat,
                 clean=None if x_clean is None else x_clean[:m])
-            bg_mix, hole_mix = self.background.prepare(mixed.to(p.dtype), hands[:m], hands_y)
+            bg_mix, hole_mix = self.background.prepare(
+                mixed.to(p.dtype), (hands if own is None else own)[:m], hands_y)
             bg, hole = torch.cat([bg_x, bg_mix], 0), torch.cat([hole_x, hole_mix], 0)
         cyc = self._decode(
             torch.cat([p_hat, p_mix.index_select(0, y_idx)], 0),
