@@ -471,22 +471,31 @@ def _mix_inputs(g):
     return x, y, kpts, ykp, torch.ones(2, 21).numpy()
 
 
-def _eval_option_twins(options, x, y, kpts, ykp, vis, opaque=False):
-    """Two inpainting models with the same weights, without and with eval-only
-    ``selfdis.background`` ``options``: their mixes of ``(x, y)``. Checks that in training the
-    option changes nothing (the same losses). ``opaque``: both decoders show the appearance
-    image outside the holes (:func:`_opaque_outside`)."""
-    with_options = dict(INPAINT, background=dict(INPAINT['background'], **options))
-    models = [build_model(model_cfg('resnet', 3, c)) for c in (INPAINT, with_options)]
+def _same_weight_mixes(options, x, y, kpts, ykp, vis, opaque=False):
+    """Inpainting models with the same weights, one per dict of ``selfdis.background``
+    ``options``, and their mixes of ``(x, y)`` (eval mode). ``opaque``: the decoders show the
+    appearance image outside the holes (:func:`_opaque_outside`)."""
+    models = [build_model(model_cfg('resnet', 3, dict(
+        INPAINT, background=dict(INPAINT['background'], **o)))) for o in options]
     if opaque:
         _opaque_outside(models[0])
-    models[1].load_state_dict(models[0].state_dict())
+    for m in models[1:]:
+        m.load_state_dict(models[0].state_dict())
     mixes = []
     for m in models:
         m.eval()
         with torch.no_grad():
             mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
                                app_keypoints_visible=vis))
+    return models, mixes
+
+
+def _eval_option_twins(options, x, y, kpts, ykp, vis, opaque=False):
+    """Two inpainting models with the same weights, without and with eval-only
+    ``selfdis.background`` ``options``: their mixes of ``(x, y)``. Checks that in training the
+    option changes nothing (the same losses). ``opaque``: both decoders show the appearance
+    image outside the holes (:func:`_opaque_outside`)."""
+    models, mixes = _same_weight_mixes([{}, options], x, y, kpts, ykp, vis, opaque)
     _, samples = make_batch(N, 3, seed=1)
     inputs = torch.randn(N, 3, 64, 64)
     losses = []
@@ -624,17 +633,7 @@ def test_background_inpaint_margin_grows_the_inpainted_region_in_training_too(mo
     g = torch.Generator().manual_seed(0)
     x, y, kpts, ykp, vis = _mix_inputs(g)
     options = [dict(fill_margin=0.03), dict(inpaint_margin=0.02, fill_margin=0.01), dict()]
-    models = [build_model(model_cfg('resnet', 3, dict(
-        INPAINT, background=dict(INPAINT['background'], **o)))) for o in options]
-    _opaque_outside(models[0])
-    for m in models[1:]:
-        m.load_state_dict(models[0].state_dict())
-    mixes = []
-    for m in models:
-        m.eval()
-        with torch.no_grad():
-            mixes.append(m.mix(x, y, keypoints=kpts, keypoints_visible=vis, app_keypoints=ykp,
-                               app_keypoints_visible=vis))
+    models, mixes = _same_weight_mixes(options, x, y, kpts, ykp, vis, opaque=True)
     torch.testing.assert_close(mixes[0], mixes[1])
     assert (mixes[0] - mixes[2]).abs().amax() > 1
 
