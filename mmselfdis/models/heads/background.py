@@ -104,20 +104,19 @@ class BackgroundPainter:
         if self.fill_sigma and not self.inpaint:
             raise ValueError('selfdis.background.fill_sigma smooths the inpainted fill: it needs '
                              'inpaint=True')
-        self.fill_margin = float(fill_margin)
-        if not 0 <= self.fill_margin < 0.5:
-            raise ValueError(f'selfdis.background.fill_margin must be in [0, 0.5) (a fraction of '
-                             f'the crop side; 0 = off), got {fill_margin!r}')
-        if self.fill_margin and not self.inpaint:
-            raise ValueError('selfdis.background.fill_margin grows the inpainted region: it needs '
-                             'inpaint=True')
-        self.inpaint_margin = float(inpaint_margin)
-        if not 0 <= self.inpaint_margin < 0.5:
-            raise ValueError(f'selfdis.background.inpaint_margin must be in [0, 0.5) (a fraction '
-                             f'of the crop side; 0 = off), got {inpaint_margin!r}')
-        if self.inpaint_margin and not self.inpaint:
-            raise ValueError('selfdis.background.inpaint_margin grows the inpainted region: it '
-                             'needs inpaint=True')
+        self.fill_margin = self._margin('fill_margin', fill_margin)
+        self.inpaint_margin = self._margin('inpaint_margin', inpaint_margin)
+
+    def _margin(self, name: str, value: float) -> float:
+        """A margin that grows the inpainted region: in ``[0, 0.5)``, and only with inpaint."""
+        margin = float(value)
+        if not 0 <= margin < 0.5:
+            raise ValueError(f'selfdis.background.{name} must be in [0, 0.5) (a fraction of the '
+                             f'crop side; 0 = off), got {value!r}')
+        if margin and not self.inpaint:
+            raise ValueError(f'selfdis.background.{name} grows the inpainted region: it needs '
+                             f'inpaint=True')
+        return margin
 
     @classmethod
     def from_cfg(cls, cfg: Optional[dict]) -> Optional['BackgroundPainter']:
