@@ -9,6 +9,14 @@ from mmpose.structures.bbox import get_warp_matrix
 __all__ = ['render_truth', 'render_truth_masks']
 
 
+def _render_size_and_crop(sample_x: dict, h: int, w: int) -> tuple:
+    """The side at which x's image was rendered, and the affine matrix of the
+    ``(h, w)`` crop that ``TopdownAffine`` cut from it."""
+    ori = sample_x['ori_shape'] or (h, w)
+    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
+    return int(max(ori[:2])), warp
+
+
 def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
     """The true "pose of x, appearance of y" crop of a SynthHands pair.
 
@@ -34,11 +42,9 @@ def render_truth(sample_x: dict, sample_y: dict, like: Tensor) -> Tensor:
     from mmselfdis.datasets.synthhands import render
 
     channels, h, w = like.shape
-    ori = sample_x['ori_shape'] or (h, w)
-    size = int(max(ori[:2]))
+    size, warp = _render_size_and_crop(sample_x, h, w)
     mono = channels == 1 or bool((like[0] == like[1]).all() and (like[1] == like[2]).all())
     img, _, _ = render(sample_x['pose'], sample_y['appearance'], size=size, rgb=not mono)
-    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
     crop = cv2.warpAffine(img, warp, (int(w), int(h)), flags=cv2.INTER_LINEAR)
     if crop.ndim == 2:
         crop = np.repeat(crop[None], channels, 0)
@@ -61,9 +67,8 @@ def render_truth_masks(sample_x: dict, size: tuple) -> tuple:
     from mmselfdis.datasets.synthhands import render_geometry
 
     h, w = int(size[0]), int(size[1])
-    ori = sample_x['ori_shape'] or (h, w)
-    geometry = render_geometry(sample_x['pose'], size=int(max(ori[:2])))
-    warp = get_warp_matrix(sample_x['center'], sample_x['scale'], 0.0, output_size=(w, h))
+    side, warp = _render_size_and_crop(sample_x, h, w)
+    geometry = render_geometry(sample_x['pose'], size=side)
 
     def crop(mask: np.ndarray) -> np.ndarray:
         return cv2.warpAffine(mask.astype(np.float32), warp, (w, h),

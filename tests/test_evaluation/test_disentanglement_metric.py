@@ -256,6 +256,9 @@ def test_true_render_of_a_sample_with_itself_is_the_sample(model, synth_batches)
 def test_true_masks_lie_under_the_rendered_hand(model, synth_batches):
     """render_truth_masks: the hand's pixels hold its keypoints and change with the
     appearance; the forearm is apart from the hand."""
+    def grown(mask):  # by 2 px
+        return torch.nn.functional.max_pool2d(torch.from_numpy(mask).float()[None], 5, 1, 2)[0]
+
     metric = _collect(model, synth_batches[:1])
     results = metric.results
     for i, r in enumerate(results[:8]):
@@ -264,10 +267,6 @@ def test_true_masks_lie_under_the_rendered_hand(model, synth_batches):
         assert hand.shape == tuple(img.shape[-2:]) and not (hand & arm).any()
         assert 0.02 < hand.mean() < 0.8
         kp = to_crop(r['keypoints'], r['center'], r['scale'], r['input_size'])
-        def grown(mask):
-            return torch.nn.functional.max_pool2d(torch.from_numpy(mask).float()[None], 5, 1,
-                                                  2)[0]
-
         # each visible keypoint on the hand or its forearm (± 2 px; a hand seen end-on has
         # its wrist and knuckles in front of the forearm), most of them on the hand
         on_hand, on_body = grown(hand), grown(hand | arm)
