@@ -81,7 +81,18 @@ SUMMARY_KEYS = (
      'black lines: a pose mark, no hand (a mix should beat it)'),
     ('disent/self_PCK_mix', 'self-graded PCK on the mix', "the model's own pose branch (trained "
      'to read its own mixes: not independent)'),
-    ('disent/app_recall@1', 'appearance recall@1', 'the mix\'s appearance code finds y'),
+    ('disent/app_recall@1', 'appearance recall@1', 'the mix\'s appearance code finds y '
+     "(the model's own encoder)"),
+    ('disent/app_recall_truth@1', '  the true render\'s', 'the same for the true render: what '
+     "a perfect picture scores (low: the encoder reads y's hand, which the truth replaces)"),
+    ('disent/hand_tone_error', "hand tone error (grey levels)", "|mean of the mix - mean of "
+     "the true render| on x's rendered hand pixels: y's skin under y's light (no network)"),
+    ('disent/hand_tone_error_copy_pose', '  copy x', "the same for x itself (its own skin "
+     'and light)'),
+    ('disent/hand_tone_corr', '  tone correlation', "over the samples, of the painted hand's "
+     'mean and the true hand\'s (1: follows y\'s tone)'),
+    ('disent/hand_L1', "hand L1 (grey levels)", "mix vs the true render on x's hand pixels "
+     '(copy x: see hand_L1_copy_pose in the metrics)'),
     ('disent/pose_recall@1', 'pose recall@1', "the mix's pose code finds x"),
     ('disent/paired_L1', 'paired L1 (grey levels)', 'mix vs the true render of (pose x, '
      'appearance y)'),

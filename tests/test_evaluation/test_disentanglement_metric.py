@@ -23,7 +23,11 @@ CODE_KEYS = ('app_recall@1', 'app_recall@5', 'pose_recall@1', 'leak_app_ratio',
              'leak_pose_ratio')
 PAIRED_KEYS = ('paired_L1', 'paired_PSNR', 'paired_SSIM', 'paired_L1_copy_pose',
                'paired_L1_copy_app', 'paired_SSIM_copy_app', 'paired_L1_copy_app_aligned',
-               'paired_SSIM_copy_app_aligned')
+               'paired_SSIM_copy_app_aligned', 'app_recall_truth@1', 'app_recall_truth@5',
+               'hand_L1', 'hand_tone_error', 'hand_tone_corr', 'hand_L1_copy_pose',
+               'hand_tone_error_copy_pose', 'hand_tone_corr_copy_pose', 'hand_tone_bias',
+               'hand_tone_bias_copy_pose', 'hand_core_tone_error',
+               'hand_core_tone_error_copy_pose')
 
 
 @pytest.fixture(scope='module')
@@ -188,10 +192,55 @@ def test_the_true_render_is_the_ceiling(model, synth_batches, monkeypatch):
     m = metric.compute_metrics(results)
     assert m['PCK_mix'] == m['PCK_truth'] and m['EPE_mix'] == m['EPE_truth']
     assert m['paired_L1'] == 0.0
+    assert m['hand_L1'] == 0.0 and m['hand_tone_error'] == 0.0
+    assert m['hand_tone_corr'] == pytest.approx(1.0)
+    assert m['hand_L1_copy_pose'] > 5 and m['hand_tone_corr_copy_pose'] < 0.9
+    assert m['app_recall_truth@1'] == m['app_recall@1']
     if m['PCK_truth'] > 0:
         assert m['PCK_mix_truth_ratio'] == 1.0
     if m['PCK_truth'] > m['PCK_copy_app']:
         assert m['PCK_mix_gain'] == 1.0
+
+
+def test_hand_look_is_read_on_xs_hand_pixels_only(model, synth_batches, monkeypatch):
+    """The true render brightened by 30 on x's hand: tone error 30, tone still followed;
+    brightened everywhere else: no hand key moves."""
+    metric = _collect(model, synth_batches)
+    results = metric.results
+    partner = (np.arange(len(results)) - metric._pair_shift(results)) % len(results)
+    truth = torch.stack([render_truth(results[i], results[j], torch.from_numpy(r['img']))
+                         for i, (r, j) in enumerate(zip(results, partner))]).float()
+    hands = torch.from_numpy(np.stack([render_truth_masks(r, r['img'].shape[-2:])[0]
+                                       for r in results]))[:, None].expand_as(truth)
+    assert hands.flatten(1).any(1).all()
+    lookup = {r['img'].tobytes(): k for k, r in enumerate(results)}
+    # 30 grey levels brighter (kept below 255 so that rounding to uint8 loses nothing)
+    lifted = torch.where(truth <= 225, truth + 30, truth)
+
+    def mixer(inside: bool):
+        def mix(img_pose, img_app):
+            rows = [lookup[t.cpu().to(torch.uint8).numpy().tobytes()] for t in img_pose]
+            where = hands[rows] if inside else ~hands[rows]
+            return torch.where(where, lifted[rows], truth[rows])
+        return mix
+
+    monkeypatch.setattr(model, 'mix', mixer(inside=True))
+    m = metric.compute_metrics(results)
+    # each image's mean lift on its hand pixels (30 where the truth is below 225), averaged
+    lift = float((((lifted - truth) * hands).flatten(1).sum(1) /
+                  hands.flatten(1).sum(1) / truth.shape[1]).mean())
+    assert 25 < lift <= 30
+    assert m['hand_tone_error'] == pytest.approx(lift, abs=1e-3)
+    assert m['hand_tone_bias'] == pytest.approx(lift, abs=1e-3)  # brighter: positive
+    assert 0 < m['hand_core_tone_error'] <= 30 + 1e-3
+    assert m['hand_L1'] == pytest.approx(lift, abs=1e-3)
+    assert m['hand_tone_corr'] > 0.95
+    assert m['paired_L1'] > 0
+    monkeypatch.setattr(model, 'mix', mixer(inside=False))
+    m = metric.compute_metrics(results)
+    assert m['hand_L1'] == 0.0 and m['hand_tone_error'] == 0.0
+    assert m['hand_core_tone_error'] == 0.0
+    assert m['paired_L1'] > 10
 
 
 def test_finger_levels_say_where_the_mix_loses_the_pose(model, synth_batches):

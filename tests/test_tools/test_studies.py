@@ -131,6 +131,7 @@ def test_demo_micro_end_to_end(tmp_path, capsys):
     assert 'selfdis-demo-hands_' in summary and "appearance_crop='pose'" in summary
     # and reports the judge by place along the finger (finger_levels)
     assert 'disent/PCK_mix_truth_ratio@tip' in metrics and 'the same by place' in summary
+    assert 'hand tone error' in summary and 'disent/app_recall_truth@1' in metrics
     # another demo setting in the same work dir is refused, nothing is overwritten
     before = open(w / 'metrics.json').read()
     err = refused('demo', ['--work-dir', w, '--num-poses', '60', '--epochs', '1', '--micro'],

@@ -36,7 +36,7 @@ from mmpose.evaluation.functional import keypoint_epe, keypoint_pck_accuracy
 from mmpose.registry import METRICS
 from mmselfdis.models.networks import HAND21_LIMBS
 from mmselfdis.models.utils import check_mixing_model
-from mmselfdis.visualization.truth import render_truth
+from mmselfdis.visualization.truth import render_truth, render_truth_masks
 from ..functional import mean_abs_error, psnr, retrieval_recall, ridge_probe, ssim
 from ..judge import find_judge, load_judge, predict_crop_keypoints
 
@@ -141,6 +141,24 @@ class DisentanglementMetric(BaseMetric):
       ``x`` was cropped (the true render differs from it only where the
       hands are: the background is ``y``'s, pixel for pixel), and
       ``paired_SSIM_copy_app`` (``y``'s own crop).
+    - With SynthHands data, the look of the hand the mix paints, measured
+      where the renderer draws x's hand (palm and fingers) in x's crop — no
+      network involved, so the generator cannot grade itself here:
+      ``hand_L1`` (grey levels, the mix against the true render on those
+      pixels); ``hand_tone_error``: ``|mean(mix) - mean(truth)|`` over those
+      pixels (y's skin under y's light, whatever the texture);
+      ``hand_tone_corr``: the correlation over the samples of those two means
+      (1: the painted hand follows y's tone from sample to sample; 0 for a
+      hand of one tone everywhere); ``hand_tone_bias``: the mean signed
+      difference of the two means (below 0: painted too dark);
+      ``hand_core_tone_error``: the tone error on the hand's core, 2 pixels
+      in from its rim (the palm; a finger drawn a little off does not count
+      there). Each with
+      ``_copy_pose``: the same for ``x`` itself (its own skin and light).
+    - ``app_recall_truth@k``: ``app_recall@k`` of the true render instead of
+      the mix — what a perfect picture scores with this appearance encoder
+      (below 1 where the encoder also reads y's hand, which the true render
+      replaces by x's).
 
     The model comes from
     :class:`~mmselfdis.engine.hooks.DisentanglementMetricHook` (or
@@ -393,14 +411,17 @@ class DisentanglementMetric(BaseMetric):
                                                   levels=self.finger_levels))
         metrics.update(self._pose_consistency(results, partner, out['self_x'], out['self_mix'],
                                               prefix='self_'))
-        if 'a_app' in out:  # the appearance images are not the evaluated crops: find y' itself
-            recall = retrieval_recall(out['a_hat'], out['a_app'], torch.arange(n),
-                                      self.recall_ks)
-        else:
-            recall = retrieval_recall(out['a_hat'], out['a'], torch.from_numpy(partner),
-                                      self.recall_ks)
-        for k, v in recall.items():
-            metrics[f'app_recall@{k}'] = v
+        for query, name in (('a_hat', 'app_recall'), ('a_truth', 'app_recall_truth')):
+            if query not in out:
+                continue
+            if 'a_app' in out:  # the appearance images are not the evaluated crops: find y's
+                recall = retrieval_recall(out[query], out['a_app'], torch.arange(n),
+                                          self.recall_ks)
+            else:
+                recall = retrieval_recall(out[query], out['a'], torch.from_numpy(partner),
+                                          self.recall_ks)
+            for k, v in recall.items():
+                metrics[f'{name}@{k}'] = v
         metrics['pose_recall@1'] = retrieval_recall(out['p_hat'], out['p'],
                                                     torch.arange(n), (1, ))[1]
         crop_kpts = np.stack([
@@ -413,6 +434,16 @@ class DisentanglementMetric(BaseMetric):
             metrics[f'leak_{name}_ratio'] = probe['ratio']
         if do_paired:
             metrics.update(self._paired(partner, imgs, out['mix'], truth, aligned))
+            hands = torch.from_numpy(np.stack([
+                render_truth_masks(r, imgs.shape[-2:])[0] for r in results]))
+            metrics.update(self._hand_look(imgs, out['mix'], truth, hands))
+            # the palm's core: 2 px in from the rim, where a finger drawn a little off does not
+            # count as a wrong tone
+            core = torch.from_numpy(np.stack([
+                cv2.erode(h.numpy().astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+                for h in hands]) > 0)
+            metrics.update({k.replace('hand_', 'hand_core_'): v for k, v in self._hand_look(
+                imgs, out['mix'], truth, core).items() if 'tone_error' in k})
         return metrics
 
     def _run(self, model: nn.Module, judge: Optional[nn.Module], imgs: Tensor,
@@ -460,6 +491,8 @@ class DisentanglementMetric(BaseMetric):
             add('a_hat', a_hat.float().cpu())
             if apps is not None:
                 add('a_app', model.encode(y)[1].float().cpu())
+            if truth is not None:
+                add('a_truth', model.encode(truth[idx].to(device).float())[1].float().cpu())
             add('mix', mixed.to(torch.uint8).cpu())
             add('self_x', predict_crop_keypoints(model, x, flips))
             add('self_mix', predict_crop_keypoints(model, mixed, flips))
@@ -599,6 +632,36 @@ class DisentanglementMetric(BaseMetric):
             'paired_L1_copy_app_aligned': float(mean_abs_error(y_at_x, truth).mean()),
             'paired_SSIM_copy_app_aligned': float(ssim(y_at_x, truth).mean()),
         }
+
+    @staticmethod
+    def _hand_look(imgs: Tensor, mixes: Tensor, truth: Tensor, hands: Tensor) -> Dict[str, float]:
+        """The ``hand_*`` keys: the mix (and ``x``) against the true render on x's hand pixels.
+
+        Note:
+            - imgs, mixes, truth: ``(N, C, H, W)``; hands: ``(N, H, W)`` bool
+        """
+        keep = hands.flatten(1).any(1)  # a hand cropped away entirely says nothing
+        w = hands[keep].unsqueeze(1).float()
+        area = w.sum((1, 2, 3)) * imgs.shape[1]
+        truth = truth[keep].float()
+
+        def mean_in_hand(img: Tensor) -> Tensor:
+            return (img * w).sum((1, 2, 3)) / area
+
+        def corr(u: Tensor, v: Tensor) -> float:
+            u, v = u - u.mean(), v - v.mean()
+            den = float(u.norm() * v.norm())
+            return float((u * v).sum()) / den if den > 0 else 0.0  # a constant follows nothing
+
+        out = {}
+        tone_truth = mean_in_hand(truth)
+        for suffix, img in (('', mixes[keep].float()), ('_copy_pose', imgs[keep].float())):
+            tone = mean_in_hand(img)
+            out[f'hand_L1{suffix}'] = float(mean_in_hand((img - truth).abs()).mean())
+            out[f'hand_tone_error{suffix}'] = float((tone - tone_truth).abs().mean())
+            out[f'hand_tone_bias{suffix}'] = float((tone - tone_truth).mean())
+            out[f'hand_tone_corr{suffix}'] = corr(tone, tone_truth)
+        return out
 
     def _pair_shift(self, results: List[dict]) -> int:
         n = len(results)
