@@ -40,7 +40,7 @@ class _Spy(nn.Module):
         return self.loss(*args, **kwargs)
 
 
-def _run(selfdis_cfg):
+def _run(selfdis_cfg, sensitive_encoder=False):
     model = build_model(model_cfg('resnet', 3, selfdis_cfg))
     torch.manual_seed(0)
     nn.init.normal_(model.head.final_layer.weight, std=0.5)  # heatmaps of order 1, not 1e-10
@@ -48,6 +48,10 @@ def _run(selfdis_cfg):
         if isinstance(m, PoseAppearanceNorm):
             nn.init.normal_(m.pose_net[-1].weight, std=0.5)
             nn.init.normal_(m.app_affine.weight, std=0.5)
+    if sensitive_encoder:  # E_I's code changes visibly with where things lie in its input
+        for m in model.selfdis.appearance_encoder.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, std=0.2)
     model.eval()
     sd = model.selfdis
     spies = {}
@@ -760,3 +764,61 @@ def test_loss_img_ssim_compares_the_reconstruction_with_its_input_in_image_space
     torch.testing.assert_close(losses['loss_img_ssim'], want, atol=1e-5, rtol=1e-4)
     # the weight matters: the plain mean differs
     assert not torch.allclose(losses['loss_img_ssim'], 0.5 * dissim.mean(), atol=1e-5)
+
+
+def test_turns_are_the_eight_symmetries_and_random_turns_never_keep_the_layout():
+    from mmselfdis.models.utils import random_turns, turn
+    x = torch.arange(16.).view(1, 1, 4, 4)
+    turned = [turn(x, k) for k in range(8)]
+    assert torch.equal(turned[0], x)
+    assert len({tuple(t.flatten().tolist()) for t in turned}) == 8  # all distinct
+    assert torch.equal(turn(x, 1), torch.rot90(x, 1, (2, 3))) and torch.equal(turn(x, 4),
+                                                                              x.flip(3))
+    with pytest.raises(ValueError, match='0..7'):
+        turn(x, 8)
+    batch = torch.randn(64, 2, 4, 4)
+    out, ks = random_turns(batch, torch.Generator().manual_seed(0))
+    assert set(ks.tolist()) == set(range(1, 8))
+    for i in range(64):
+        assert torch.equal(out[i:i + 1], turn(batch[i:i + 1], int(ks[i])))
+    wide = torch.randn(32, 2, 4, 6)  # not square: only the turns that keep the shape
+    out, ks = random_turns(wide, torch.Generator().manual_seed(0))
+    assert out.shape == wide.shape and set(ks.tolist()) == {2, 4, 6}
+
+
+def test_appearance_turn_decodes_each_reconstruction_with_the_turned_sources_code(monkeypatch):
+    """L_I's reconstruction is D_I(p(x), E_I(turned x)); the mixes and the dual term keep
+    a(y) of y as it is."""
+    from mmselfdis.models.heads import selfdis_losses
+    from mmselfdis.models.utils import random_turns, turn
+    drawn = []
+
+    def recording(x, generator=None):
+        out, ks = random_turns(x, torch.Generator().manual_seed(len(drawn)))
+        drawn.append(ks)
+        return out, ks
+
+    monkeypatch.setattr(selfdis_losses, 'random_turns', recording)
+    # a spatial code, so that a turn moves it
+    model, x, samples, losses, spies = _run(dict(
+        MODULATED, appearance_turn=True,
+        encoder=dict(base_channels=8, max_channels=16, pool_grid=None)), sensitive_encoder=True)
+    sd = model.selfdis
+    (ks, ) = drawn
+    assert len(ks) == N and (ks > 0).all()
+    with torch.no_grad():
+        p, a = sd.encode(model, x)
+        a_turned = sd.appearance_encoder(torch.cat([turn(x[i:i + 1], int(ks[i]))
+                                                    for i in range(N)]))
+        rec = sd.decode(p, a_turned)
+        mix = sd.decode(p[:M], a[Y])
+        _, a_hat = sd.encode(model, mix)
+    (pred, target), = spies['loss_img'].calls
+    torch.testing.assert_close(pred, rec, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(a_turned, a, atol=1e-2)  # the turn moved the code
+    assert not torch.allclose(pred, sd.decode(p, a), atol=1e-3)  # and what is decoded
+    (pred, target), = spies['loss_dual_img'].calls
+    torch.testing.assert_close(pred, a_hat, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(target, a[Y], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match='appearance_turn'):
+        build_model(model_cfg('resnet', 3, dict(MODULATED, appearance_turn='yes')))

@@ -111,6 +111,16 @@ class SelfDisHead(SelfDisLosses, BaseModule):
             Needs a pose-map decoder; the holes come from the labels in
             training and from the pose model's reading of ``y`` at inference
             (or the keypoints given to :meth:`SelfDisPoseEstimator.mix`).
+        appearance_turn: ``False`` (default, the paper) or ``True``: each
+            reconstruction reads its appearance code from its appearance
+            source turned by a random symmetry of the square other than the
+            identity (a quarter or half turn or a flip; on non-square sources
+            the half turn and the two flips), so the code it is decoded with
+            does not lie where its hand lies: the decoder learns to paint the
+            hand's look from a code read elsewhere, as it must in a mix (where
+            ``y``'s hand is not where ``x``'s is). The mixes, the cycle and
+            the dual terms use the code of the source as it is. One more
+            ``E_I`` pass a step.
         encoder: Config of ``E_I``: ``type`` (default
             ``'AppearanceEncoder'``) and keyword arguments; ``in_channels``,
             ``out_channels`` and ``num_downsamples`` come from the probe, a
@@ -184,6 +194,7 @@ class SelfDisHead(SelfDisLosses, BaseModule):
                  pose_maps_from: str = 'prediction',
                  foreground_weight: float = 0.0,
                  background: OptConfigType = None,
+                 appearance_turn: bool = False,
                  encoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  use_gan: bool = True,
@@ -234,6 +245,10 @@ class SelfDisHead(SelfDisLosses, BaseModule):
         self.pose_maps_from = pose_maps_from
         self.foreground_weight = check_loss_weight(foreground_weight,
                                                    'selfdis.foreground_weight')
+        if not isinstance(appearance_turn, bool):
+            raise ValueError(f'selfdis.appearance_turn must be True or False, got '
+                             f'{appearance_turn!r}')
+        self.appearance_turn = appearance_turn
         self.network_cfgs = dict(encoder=self._network_cfg('encoder', encoder),
                                  decoder=self._network_cfg('decoder', decoder),
                                  discriminator=self._network_cfg('discriminator', discriminator)

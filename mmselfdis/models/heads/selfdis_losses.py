@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from mmpose.registry import MODELS
 from mmpose.utils.typing import Features, OptConfigType, SampleList
 from ..losses._weights import check_loss_weight
-from ..utils import frozen_call, gaussian_blur
+from ..utils import frozen_call, gaussian_blur, random_turns
 
 __all__ = ['SelfDisLosses']
 
@@ -33,7 +33,8 @@ class SelfDisLosses:
     inside the batch, so no extra encoding is needed):
 
     (a) ``a = E_I(source)``; ``Î = D_I([p, a])`` → ``L_I``; GAN losses ``L_D``,
-        ``L_G`` on the decoded images.
+        ``L_G`` on the decoded images (with ``appearance_turn``: ``Î`` is
+        decoded with ``E_I`` of the source turned, ``a`` serves (b)–(d)).
     (b) ``Î(xy) = D_I([p(x), a(y)])`` — decoded in the same ``D_I`` call as (a).
     (c) re-encode ``Î(xy)`` → ``p̂(x), â(y)``; ``Ĩ(x) = D_I*([p̂(x), a(x)])`` and
         ``Ĩ(y) = D_I*([p(y), â(y)])`` in one frozen ``D_I*`` call →
@@ -120,6 +121,10 @@ class SelfDisLosses:
                              f'(spatial sizes differ): the inputs are not the size selfdis was '
                              f'built for (input_size={self.input_size})')
         a = a.to(p.dtype)
+        # the reconstructions' code: with appearance_turn read from the source turned, so it
+        # does not lie where the hand lies
+        a_rec = a if not self.appearance_turn else \
+            self.appearance_encoder(random_turns(source)[0]).to(p.dtype)
         p_rec = p.detach() if self.detach_pose_feature else p
         maps_rec = None
         if self.pose_maps_from == 'labels':
@@ -138,14 +143,14 @@ class SelfDisLosses:
         if self.mode == 'paired':
             partner = self._pair_partners(data_samples, inputs.device)
             dec_p = torch.cat([p_rec, p_rec.index_select(0, partner)], 0)
-            dec_a = torch.cat([a, a], 0)
+            dec_a = torch.cat([a_rec, a], 0)
             dec_maps = None if maps_rec is None else \
                 torch.cat([maps_rec, maps_rec.index_select(0, partner)], 0)
         else:
             m = self.num_mixed(n)
             y_idx = (torch.arange(m, device=inputs.device) - 1) % n  # y = x rolled by one
             dec_p = torch.cat([p_rec, p_mix[:m]], 0)
-            dec_a = torch.cat([a, a.index_select(0, y_idx)], 0)
+            dec_a = torch.cat([a_rec, a.index_select(0, y_idx)], 0)
             dec_maps = None if maps_rec is None else torch.cat([maps_rec, maps_mix[:m]], 0)
         bg = hole = hands = bg_hand = x_clean = own = None
         if self.background is not None:
