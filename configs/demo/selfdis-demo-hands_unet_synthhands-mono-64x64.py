@@ -24,11 +24,20 @@
 # which says where the mixes lose the pose (docs/results.md, "Where the mixes lose the pose").
 # As augmentation the cycle-pose marks helped (background demo config's comment): the ratio
 # study keeps its own painter.
+# Since 2026-12-03 (night), two more changes, 3 training seeds each (docs/results.md, "The
+# hand's rims" and "Where the painted hand's tone comes from"):
+# - each image's own hand is inpainted over its capsules grown by 0.03 of the side
+#   (inpaint_margin), in training and when mixing, while the hole the decoder must paint stays
+#   the capsules: the decoder paints the hand's rims, y's rims no longer show;
+# - one global appearance code (encoder.pool_grid=1) instead of the base's 2x2 grid: with the
+#   grid the decoder read the hand's look at the hand's place in the code, which in a mix is
+#   y's hand's place, not x's.
 _base_ = ['./selfdis-demo-background_unet_synthhands-mono-64x64.py']
 custom_imports = dict(imports=['mmselfdis'], allow_failed_imports=False)
 
 model = dict(selfdis=dict(
-    background=dict(fill_sigma=2.0, fill_margin=0.01),
+    background=dict(fill_sigma=2.0, fill_margin=0.01, inpaint_margin=0.03),
+    encoder=dict(pool_grid=1),
     loss_img_ssim=dict(type='ImageSSIMLoss', loss_weight=0.3)))
 
 max_epochs = 10  # the base's variable too, so the run's dumped config says one length

@@ -97,10 +97,11 @@ def test_demo_background_config_paints_over_the_appearance_image():
     assert cfg.model == demo.model  # only those differ
 
 
-def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
+def test_demo_hands_config_is_the_background_painter_with_its_changes():
     """The demo's default: the background config + the SSIM term at 0.3 + the fill's
-    low-pass and margin when mixing + averaged weights, 10 epochs; its metric gives each mix
-    y at x's crop and reports the judge by place along the finger."""
+    low-pass and margin when mixing + the own hand inpainted over a grown region + one
+    global appearance code + averaged weights, 10 epochs; its metric gives each mix y at x's
+    crop and reports the judge by place along the finger."""
     import mmselfdis  # noqa: F401
     from mmengine.registry import init_default_scope
 
@@ -111,14 +112,17 @@ def test_demo_hands_config_is_the_background_painter_with_its_three_changes():
     init_default_scope('mmpose')
     painter = MODELS.build(cfg.model).selfdis.background
     assert painter.inpaint and (painter.fill_sigma, painter.fill_margin) == (2.0, 0.01)
+    assert painter.inpaint_margin == 0.03
+    assert (cfg.model.selfdis.encoder.pool_grid, bg.model.selfdis.encoder.pool_grid) == (1, 2)
     assert cfg.model.selfdis.loss_img_ssim == dict(type='ImageSSIMLoss', loss_weight=0.3)
     metric = [m for m in cfg.test_evaluator if m['type'] == 'DisentanglementMetric']
     assert len(metric) == 1 and metric[0]['appearance_crop'] == 'pose'
     assert metric[0]['finger_levels'] is True
     assert [m['type'] for m in cfg.test_evaluator] == [m['type'] for m in bg.test_evaluator]
-    for key in ('fill_sigma', 'fill_margin'):
+    for key in ('fill_sigma', 'fill_margin', 'inpaint_margin'):
         cfg.model.selfdis.background.pop(key)
     cfg.model.selfdis.pop('loss_img_ssim')
+    cfg.model.selfdis.encoder.pool_grid = bg.model.selfdis.encoder.pool_grid
     assert cfg.model == bg.model  # only those differ
     assert cfg.train_dataloader == bg.train_dataloader
     assert (cfg.train_cfg.max_epochs, bg.train_cfg.max_epochs) == (10, 14)
