@@ -380,8 +380,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                f'the real training images only; it never saw a mix. A model that has '
                f'disentangled puts x\'s pose into the mix (the judge\'s PCK on the mix close to '
                f'its PCK on the true render, well above the floor) with y\'s appearance '
-               f'(appearance recall near 1), and its paired L1 is below both copies. The '
-               f'self-graded line is the generator reading its own mixes: it can be fooled.\n\n'
+               f'(the hand\'s tone close to the true render\'s, measured without a network), '
+               f'and its paired L1 is below both copies. The self-graded lines are the '
+               f'generator reading its own mixes: it can be fooled (appearance recall above '
+               f'the true render\'s rewards what a mix keeps of y\'s hand).\n\n'
                f'Swap grid: {osp.relpath(grid)} (top: pose sources; left: appearance sources; '
                f'below the mixes: the true renders). Retrieval: {osp.relpath(retrieval)}.\n')
     atomic_write(osp.join(work_dir, 'summary.md'), summary)
