@@ -27,7 +27,8 @@ PAIRED_KEYS = ('paired_L1', 'paired_PSNR', 'paired_SSIM', 'paired_L1_copy_pose',
                'hand_L1', 'hand_tone_error', 'hand_tone_corr', 'hand_L1_copy_pose',
                'hand_tone_error_copy_pose', 'hand_tone_corr_copy_pose', 'hand_tone_bias',
                'hand_tone_bias_copy_pose', 'hand_core_tone_error',
-               'hand_core_tone_error_copy_pose')
+               'hand_core_tone_error_copy_pose', 'hand_tone_error_copy_app',
+               'hand_tone_corr_copy_app')
 
 
 @pytest.fixture(scope='module')
@@ -196,6 +197,8 @@ def test_the_true_render_is_the_ceiling(model, synth_batches, monkeypatch):
     assert m['hand_tone_corr'] == pytest.approx(1.0)
     assert m['hand_L1_copy_pose'] > 5 and m['hand_tone_corr_copy_pose'] < 0.9
     assert m['app_recall_truth@1'] == m['app_recall@1']
+    # y's own hand's tone: the same skin and light, another pose (shaded otherwise)
+    assert 0 < m['hand_tone_error_copy_app'] < m['hand_tone_error_copy_pose']
     if m['PCK_truth'] > 0:
         assert m['PCK_mix_truth_ratio'] == 1.0
     if m['PCK_truth'] > m['PCK_copy_app']:

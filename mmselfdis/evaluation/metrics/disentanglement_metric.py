@@ -153,7 +153,11 @@ class DisentanglementMetric(BaseMetric):
       difference of the two means (below 0: painted too dark);
       ``hand_core_tone_error``: the tone error on the hand's core, 2 pixels
       in from its rim (the palm; a finger drawn a little off does not count
-      there). Each with
+      there); ``hand_tone_error_copy_app``, ``hand_tone_corr_copy_app``: the
+      mean of y's own hand (y cropped where x was, over y's hand pixels)
+      taken as the tone — what painting x's hand in the tone y's hand has
+      scores (x's hand under y's light is shaded otherwise: its pose turns
+      other faces to the light). Each with
       ``_copy_pose``: the same for ``x`` itself (its own skin and light).
     - ``app_recall_truth@k``: ``app_recall@k`` of the true render instead of
       the mix — what a perfect picture scores with this appearance encoder
@@ -444,6 +448,12 @@ class DisentanglementMetric(BaseMetric):
                 for h in hands]) > 0)
             metrics.update({k.replace('hand_', 'hand_core_'): v for k, v in self._hand_look(
                 imgs, out['mix'], truth, core).items() if 'tone_error' in k})
+            # y's own hand (y at x's crop, its hand there) against the truth's: the tone of
+            # y's hand as it is, which differs from x's hand under y's light by the shading
+            y_hands = torch.from_numpy(np.stack([
+                render_truth_masks(dict(r, pose=results[j]['pose']), imgs.shape[-2:])[0]
+                for r, j in zip(results, partner)]))
+            metrics.update(self._tone_of_ys_hand(aligned, y_hands, truth, hands))
         return metrics
 
     def _run(self, model: nn.Module, judge: Optional[nn.Module], imgs: Tensor,
@@ -662,6 +672,27 @@ class DisentanglementMetric(BaseMetric):
             out[f'hand_tone_bias{suffix}'] = float((tone - tone_truth).mean())
             out[f'hand_tone_corr{suffix}'] = corr(tone, tone_truth)
         return out
+
+    @staticmethod
+    def _tone_of_ys_hand(aligned: Tensor, y_hands: Tensor, truth: Tensor,
+                         hands: Tensor) -> Dict[str, float]:
+        """``hand_tone_error_copy_app``, ``hand_tone_corr_copy_app``: the mean of y's hand
+        (``aligned`` over ``y_hands``) as the tone of x's hand in the truth (over ``hands``).
+
+        Note:
+            - aligned, truth: ``(N, C, H, W)``; y_hands, hands: ``(N, H, W)`` bool
+        """
+        keep = hands.flatten(1).any(1) & y_hands.flatten(1).any(1)
+
+        def tone(img: Tensor, mask: Tensor) -> Tensor:
+            w = mask[keep].unsqueeze(1).float()
+            return (img[keep].float() * w).sum((1, 2, 3)) / (w.sum((1, 2, 3)) * img.shape[1])
+
+        u, v = tone(aligned, y_hands), tone(truth, hands)
+        du, dv = u - u.mean(), v - v.mean()
+        den = float(du.norm() * dv.norm())
+        return {'hand_tone_error_copy_app': float((u - v).abs().mean()),
+                'hand_tone_corr_copy_app': float((du * dv).sum()) / den if den > 0 else 0.0}
 
     def _pair_shift(self, results: List[dict]) -> int:
         n = len(results)
