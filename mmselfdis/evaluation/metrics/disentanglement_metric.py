@@ -77,6 +77,14 @@ def from_crop(kpts: np.ndarray, center: np.ndarray, scale: np.ndarray,
 
 
 
+def _correlation(u: Tensor, v: Tensor) -> float:
+    """Pearson's correlation of two 1-D tensors; 0 when either is constant (it follows
+    nothing)."""
+    u, v = u - u.mean(), v - v.mean()
+    den = float(u.norm() * v.norm())
+    return float((u * v).sum()) / den if den > 0 else 0.0
+
+
 @METRICS.register_module()
 class DisentanglementMetric(BaseMetric):
     """Disentanglement of pose and appearance, measured on the model's own mixes.
@@ -658,11 +666,6 @@ class DisentanglementMetric(BaseMetric):
         def mean_in_hand(img: Tensor) -> Tensor:
             return (img * w).sum((1, 2, 3)) / area
 
-        def corr(u: Tensor, v: Tensor) -> float:
-            u, v = u - u.mean(), v - v.mean()
-            den = float(u.norm() * v.norm())
-            return float((u * v).sum()) / den if den > 0 else 0.0  # a constant follows nothing
-
         out = {}
         tone_truth = mean_in_hand(truth)
         for suffix, img in (('', mixes[keep].float()), ('_copy_pose', imgs[keep].float())):
@@ -670,7 +673,7 @@ class DisentanglementMetric(BaseMetric):
             out[f'hand_L1{suffix}'] = float(mean_in_hand((img - truth).abs()).mean())
             out[f'hand_tone_error{suffix}'] = float((tone - tone_truth).abs().mean())
             out[f'hand_tone_bias{suffix}'] = float((tone - tone_truth).mean())
-            out[f'hand_tone_corr{suffix}'] = corr(tone, tone_truth)
+            out[f'hand_tone_corr{suffix}'] = _correlation(tone, tone_truth)
         return out
 
     @staticmethod
@@ -689,10 +692,8 @@ class DisentanglementMetric(BaseMetric):
             return (img[keep].float() * w).sum((1, 2, 3)) / (w.sum((1, 2, 3)) * img.shape[1])
 
         u, v = tone(aligned, y_hands), tone(truth, hands)
-        du, dv = u - u.mean(), v - v.mean()
-        den = float(du.norm() * dv.norm())
         return {'hand_tone_error_copy_app': float((u - v).abs().mean()),
-                'hand_tone_corr_copy_app': float((du * dv).sum()) / den if den > 0 else 0.0}
+                'hand_tone_corr_copy_app': _correlation(u, v)}
 
     def _pair_shift(self, results: List[dict]) -> int:
         n = len(results)
